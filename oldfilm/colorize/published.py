@@ -1,0 +1,1 @@
+"""Registers the colorizer architectures, published DeOldify recognisers and named models."""

@@ -1,0 +1,90 @@
+"""Every user-facing knob, validated, in dataclasses. The CLI only fills these in."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .errors import OldfilmError
+
+CODECS = ("h264", "h265", "ffv1", "prores")
+
+
+@dataclass
+class EncodeOptions:
+    """How video is written. Audio and subtitles are always copied packet for packet."""
+
+    codec: str = "h264"
+    crf: int = 17                      # h264/h265 only
+    bit_depth: int | None = None       # None: 8; 10 keeps 10-bit sources 10-bit (--bit-depth 10)
+    preset: str = "medium"             # x264/x265 preset
+    deinterlace: Literal["auto", "on", "off"] = "auto"   # bwdif when frames are flagged interlaced
+
+    def __post_init__(self) -> None:
+        if self.codec not in CODECS:
+            raise OldfilmError(f"--codec {self.codec}: expected one of {', '.join(CODECS)}")
+        if not 0 <= self.crf <= 51:
+            raise OldfilmError(f"--crf {self.crf}: expected 0..51")
+        if self.bit_depth not in (None, 8, 10):
+            raise OldfilmError(f"--bit-depth {self.bit_depth}: expected 8 or 10")
+
+
+@dataclass
+class RestoreOptions:
+    enabled: bool = True
+    model: str = "default"                                  # registry name or checkpoint path
+    scratches: Literal["auto", "on", "off"] = "auto"
+    scratch_model: str = "default"
+    tile: int = 512                                         # tile side in pixels for conv parts
+
+
+@dataclass
+class FaceOptions:
+    enabled: bool | None = None          # None: on when a face generator is installed
+    model: str = "default"
+    landmarks: Literal[5, 68] = 5        # 68 is iBUG 300-W: non-commercial licence
+    min_face: int = 24                   # px; smaller faces are skipped
+
+
+@dataclass
+class ColorizeOptions:
+    enabled: bool = False
+    model: str = "default"               # 'default', 'artistic', 'stable', 'video', or a path
+    render_factor: int | None = None     # None: 35 for photos, 21 for video
+
+    def factor_for(self, is_video: bool) -> int:
+        if self.render_factor is not None:
+            return self.render_factor
+        return 21 if is_video else 35
+
+    def __post_init__(self) -> None:
+        if self.render_factor is not None and not 1 <= self.render_factor <= 128:
+            raise OldfilmError(f"--render-factor {self.render_factor}: expected 1..128")
+
+
+@dataclass
+class RunOptions:
+    device: str = "auto"                 # auto|cpu|cuda
+    precision: str = "auto"              # auto|fp32|bf16|fp16
+    batch_size: int = 4
+    threads: int | None = None           # torch intra-op threads; None = torch default
+
+
+@dataclass
+class JobOptions:
+    output_dir: Path | None = None       # -o DIR: mirror the input tree under it
+    suffix: str = "_restored"
+    overwrite: bool = False
+    segment_seconds: float = 30.0        # resumable video segments, cut at keyframes
+    json: bool = False                   # one JSON summary line per job on stdout
+    compare: bool = False                # also write <stem>_compare.<ext>
+    progress: bool = True
+
+
+@dataclass
+class PipelineOptions:
+    restore: RestoreOptions = field(default_factory=RestoreOptions)
+    faces: FaceOptions = field(default_factory=FaceOptions)
+    colorize: ColorizeOptions = field(default_factory=ColorizeOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+    encode: EncodeOptions = field(default_factory=EncodeOptions)

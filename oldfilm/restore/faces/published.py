@@ -1,0 +1,1 @@
+"""Registers the face-generator architectures, published BOPBTL face recognisers and named models."""

@@ -1,0 +1,1 @@
+"""Registers the restoration architectures, published BOPBTL recognisers and named models."""
