@@ -79,7 +79,8 @@ class ModelEntry:
     """A named model users can pick. ``slots`` are the files it needs, in pipeline order.
 
     ``builtin`` entries name files in ``checkpoints/`` (slot -> file name); the sha256 of each is
-    pinned here in ``sha256`` and checked by ``verify``.
+    pinned in ``checkpoints/SHA256SUMS`` (written by :func:`record_builtin_sha` when a training run
+    exports a checkpoint) and checked by ``verify``.
     """
 
     task: str
@@ -87,7 +88,6 @@ class ModelEntry:
     slots: tuple[str, ...]
     description: str
     builtin_files: Mapping[str, str] = field(default_factory=dict)
-    sha256: Mapping[str, str] = field(default_factory=dict)
     card: str = ""               # path of the model card, relative to the repo root
 
     @property
@@ -296,6 +296,32 @@ def read_builtin_meta(path: str | Path) -> dict[str, str]:
         return dict(f.metadata() or {})
 
 
+def builtin_shas() -> dict[str, str]:
+    """file name -> pinned sha256, from checkpoints/SHA256SUMS (``sha256sum`` format)."""
+    p = checkpoints_dir() / "SHA256SUMS"
+    if not p.is_file():
+        return {}
+    out = {}
+    for line in p.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            out[name.lstrip("*")] = digest
+    return out
+
+
+def record_builtin_sha(path: str | Path) -> str:
+    """Pin the sha256 of an exported checkpoint in checkpoints/SHA256SUMS (atomic rewrite)."""
+    path = Path(path)
+    shas = builtin_shas()
+    shas[path.name] = sha256_file(path)
+    d = checkpoints_dir()
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".SHA256SUMS.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.writelines(f"{digest}  {name}\n" for name, digest in sorted(shas.items()))
+    os.replace(tmp, d / "SHA256SUMS")
+    return shas[path.name]
+
+
 def load_builtin(path: str | Path) -> nn.Module:
     """Build and strictly load one of our safetensors checkpoints (float32, eval, CPU)."""
     _ensure_families()
@@ -443,7 +469,9 @@ def verify() -> list[Verified]:
                 rows.append(Verified(entry.task, entry.name, slot, None, False, "not installed"))
                 continue
             digest = sha256_file(path)
-            expected = entry.sha256.get(slot) if entry.builtin else index.get(slot, {}).get("sha256")
+            expected = (
+                builtin_shas().get(entry.builtin_files[slot]) if entry.builtin else index.get(slot, {}).get("sha256")
+            )
             ok = expected is not None and digest == expected
             detail = "ok" if ok else f"sha256 {digest[:16]}… != expected {str(expected)[:16]}…"
             rows.append(Verified(entry.task, entry.name, slot, path, ok, detail))
