@@ -33,7 +33,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 def cpu_has_bf16() -> bool:
     """True when the CPU computes bf16 natively (avx512_bf16 or AMX), where autocast is a speed-up."""
     try:
-        flags = open("/proc/cpuinfo").read()
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
     except OSError:
         return False
     return " avx512_bf16" in flags or " amx_bf16" in flags

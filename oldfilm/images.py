@@ -1,0 +1,192 @@
+"""Photo I/O: JPEG, PNG, TIFF (16-bit scans too), WebP, BMP.
+
+Pixels are read with OpenCV (the only reader here that handles 16-bit RGB TIFF and PNG) and
+metadata (format, EXIF, ICC) with Pillow. Images come back upright (EXIF orientation applied) as
+uint8 or uint16 RGB HxWx3; grayscale and alpha inputs come back as 3-channel RGB, with the alpha
+plane kept in the metadata so writing puts it back.
+"""
+from __future__ import annotations
+
+import errno
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import BadInputError, OutputError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp"})
+
+_EXIF_ORIENTATION = 0x0112
+# Pillow format name -> OpenCV encoder extension, for the 16-bit path.
+_CV_EXT = {"PNG": ".png", "TIFF": ".tiff"}
+
+
+@dataclass
+class ImageMeta:
+    format: str                     # Pillow format name: JPEG, PNG, TIFF, WEBP, BMP
+    bit_depth: int                  # 8 or 16 per channel
+    exif: bytes | None              # raw EXIF, orientation reset to 1 (pixels are upright)
+    icc: bytes | None               # ICC profile
+    mode: str                       # Pillow mode of the source: "RGB", "L", "RGBA", "I;16", ...
+    orientation: int = 1            # the EXIF orientation that was applied on read
+    alpha: np.ndarray | None = None  # HxW, same dtype as the pixels, upright; None when opaque
+    gray: bool = False              # source had one channel: written back as one channel
+
+
+def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to an HxW[xC] array, giving the upright image."""
+    ops = {
+        2: lambda x: x[:, ::-1],
+        3: lambda x: x[::-1, ::-1],
+        4: lambda x: x[::-1],
+        5: lambda x: np.swapaxes(x, 0, 1),
+        6: lambda x: np.rot90(x, -1),
+        7: lambda x: np.rot90(x, 1)[::-1],
+        8: lambda x: np.rot90(x, 1),
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(a)) if op else a
+
+
+def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
+    """Read a photo as upright uint8 or uint16 RGB HxWx3 (16-bit stays 16-bit)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise BadInputError(p, f"cannot read: {e.strerror or e}") from None
+    if not data:
+        raise BadInputError(p, "empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt, mode = im.format or "PNG", im.mode
+            if fmt == "MPO":          # multi-picture camera JPEGs: the first picture is a JPEG
+                fmt = "JPEG"
+            exif = im.getexif()
+            orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
+            icc = im.info.get("icc_profile")
+            if orientation != 1:
+                exif[_EXIF_ORIENTATION] = 1
+            exif_bytes = exif.tobytes() if len(exif) else None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise BadInputError(p, f"not an image Pillow can read ({e})") from None
+    a = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if a is None:
+        # Formats/modes OpenCV rejects (e.g. some palette TIFFs): fall back to Pillow, 8-bit.
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                a = np.asarray(im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB"))
+        except (OSError, ValueError) as e:
+            raise BadInputError(p, f"truncated or corrupt image ({e})") from None
+        a = a[..., [2, 1, 0, 3]] if a.shape[-1] == 4 else a[..., ::-1]   # to OpenCV order
+    if a.dtype not in (np.uint8, np.uint16):
+        if a.dtype == np.float32 or a.dtype == np.float64:
+            a = (np.clip(a, 0, 1) * 65535 + 0.5).astype(np.uint16)
+        else:
+            raise BadInputError(p, f"unsupported sample type {a.dtype}")
+    gray = a.ndim == 2 or a.shape[2] == 1
+    alpha = None
+    if gray:
+        a = a.reshape(a.shape[0], a.shape[1])
+        rgb = np.repeat(a[..., None], 3, axis=2)
+    elif a.shape[2] == 4:
+        alpha = np.ascontiguousarray(a[..., 3])
+        rgb = np.ascontiguousarray(a[..., 2::-1])
+    else:
+        rgb = np.ascontiguousarray(a[..., ::-1])
+    rgb = _orient(rgb, orientation)
+    if alpha is not None:
+        alpha = _orient(alpha, orientation)
+    meta = ImageMeta(format=fmt, bit_depth=16 if rgb.dtype == np.uint16 else 8, exif=exif_bytes,
+                     icc=icc, mode=mode, orientation=orientation, alpha=alpha, gray=gray)
+    return rgb, meta
+
+
+def write_image(path: str | Path, rgb: np.ndarray, meta: ImageMeta) -> None:
+    """Write uint8/uint16 RGB HxWx3 to exactly `path` in meta.format (whatever its extension).
+
+    16-bit pixels are written as 16-bit PNG/TIFF; formats without 16-bit support get uint8.
+    EXIF and ICC are kept where the format allows (8-bit path through Pillow)."""
+    p = Path(path)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"write_image expects uint8/uint16 RGB HxWx3, got {rgb.dtype} {rgb.shape}")
+    fmt = meta.format.upper()
+    alpha = meta.alpha if meta.alpha is not None and meta.alpha.shape == rgb.shape[:2] else None
+    try:
+        if rgb.dtype == np.uint16 and fmt in _CV_EXT:
+            _write_16bit(p, rgb, alpha, fmt, meta.gray)
+            return
+        if rgb.dtype == np.uint16:
+            rgb = to_uint8(rgb)
+            alpha = to_uint8(alpha) if alpha is not None else None
+        elif alpha is not None and alpha.dtype == np.uint16:
+            alpha = to_uint8(alpha)
+        if meta.gray and _is_gray(rgb):
+            im = Image.fromarray(np.ascontiguousarray(rgb[..., 0]), "L")
+        else:
+            im = Image.fromarray(rgb, "RGB")
+        if alpha is not None and fmt in ("PNG", "TIFF", "WEBP"):
+            im = im.convert("RGBA") if im.mode == "RGB" else im.convert("LA")
+            im.putalpha(Image.fromarray(np.ascontiguousarray(alpha), "L"))
+        kwargs: dict = {}
+        if meta.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+            kwargs["exif"] = meta.exif
+        # A CMYK source's ICC profile describes CMYK; the pixels written are RGB.
+        if meta.icc and fmt in ("JPEG", "PNG", "WEBP", "TIFF") and meta.mode != "CMYK":
+            kwargs["icc_profile"] = meta.icc
+        if fmt == "JPEG":
+            kwargs.update(quality=95)
+        elif fmt == "WEBP":
+            kwargs.update(quality=95)
+        elif fmt == "TIFF":
+            kwargs.update(compression="tiff_lzw")
+        with open(p, "wb") as fh:
+            im.save(fh, format=fmt, **kwargs)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise OutputError(p, "disk full") from None
+        raise OutputError(p, f"cannot write: {e.strerror or e}") from None
+
+
+def _write_16bit(p: Path, rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, gray: bool) -> None:
+    if gray and _is_gray(rgb) and alpha is None:
+        arr = np.ascontiguousarray(rgb[..., 0])
+    else:
+        arr = np.ascontiguousarray(rgb[..., ::-1])
+        if alpha is not None:
+            a16 = alpha if alpha.dtype == np.uint16 else alpha.astype(np.uint16) * 257
+            arr = np.dstack([arr, a16])
+    params = [cv2.IMWRITE_TIFF_COMPRESSION, 5] if fmt == "TIFF" else []   # 5 = LZW, lossless
+    ok, buf = cv2.imencode(_CV_EXT[fmt], arr, params)
+    if not ok:
+        raise OutputError(p, f"OpenCV could not encode a 16-bit {fmt}")
+    with open(p, "wb") as fh:
+        fh.write(buf.tobytes())
+
+
+def _is_gray(rgb: np.ndarray) -> bool:
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
+
+
+def to_uint8(rgb16: np.ndarray) -> np.ndarray:
+    """uint16 [0,65535] -> uint8 [0,255], rounded (x/257). Inverse of x8*257 exactly."""
+    return ((rgb16.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def apply_residual(orig16: np.ndarray, before8: np.ndarray, after8: np.ndarray) -> np.ndarray:
+    """Carry an 8-bit stage's change onto the 16-bit original:
+    clip(orig16 + (after8 - before8) * 257) as uint16. Exact (returns orig16) for an identity stage."""
+    delta = after8.astype(np.int32) - before8.astype(np.int32)
+    return np.clip(orig16.astype(np.int32) + delta * 257, 0, 65535).astype(np.uint16)
+
+
+# Re-exported so callers find both lists here; imported last because oldfilm.video imports
+# this module's pixel helpers.
+from .video.probe import VIDEO_EXTENSIONS  # noqa: E402
+
+__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "ImageMeta", "read_image", "write_image",
+           "to_uint8", "apply_residual"]

@@ -1,0 +1,280 @@
+"""Ordered stages (restore -> faces -> colorize) over batches of frames: the Python API.
+
+    >>> from oldfilm import Pipeline, PipelineOptions
+    >>> p = Pipeline(PipelineOptions())          # restore (+ faces when installed)
+    >>> out = p.run_array(rgb)                   # uint8 (or uint16) RGB HxWx3 -> same dtype/shape
+    >>> p.run_photo("scan.tif", "scan_restored.tif")
+    >>> p.run_video("reel.mp4", "reel_restored.mp4")
+
+Stages are built lazily (the first call that needs them), once per kind of input: the colorizer
+uses another render factor for video than for photos. Stage modules are imported inside
+functions so ``oldfilm --help`` never pays for torch-heavy imports.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .device import autocast_dtype, resolve_device
+from .errors import OldfilmError
+from .jobs import atomic_output, video_work_dir
+from .options import PipelineOptions
+from .stage import Stage, StageBase
+
+
+class StageChain(StageBase):
+    """Several stages run one after the other, seen by the runner as one stage.
+
+    ``report()`` is per reset, as the Stage protocol says; the chain also keeps a running total
+    across resets (the runner resets at every segment) for the per-job summary.
+    """
+
+    name = "chain"
+
+    def __init__(self, stages: Sequence[Stage]):
+        super().__init__()
+        self.stages = list(stages)
+        self._totals: dict = {}
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        out = list(frames)
+        for stage in self.stages:
+            out = stage(out)
+        return out
+
+    def reset(self) -> None:
+        _merge(self._totals, self.report())
+        for stage in self.stages:
+            stage.reset()
+
+    def report(self) -> dict:
+        merged: dict = {}
+        for stage in self.stages:
+            _merge(merged, stage.report())
+        return merged
+
+    def start_job(self) -> None:
+        """Forget totals and temporal state: a new file starts."""
+        for stage in self.stages:
+            stage.reset()
+        self._totals = {}
+
+    def job_report(self) -> dict:
+        """Counters summed over every segment since :meth:`start_job`."""
+        total = dict(self._totals)
+        _merge(total, self.report())
+        return total
+
+    @property
+    def stage_warnings(self) -> list[str]:
+        seen: list[str] = []
+        for stage in self.stages:
+            for w in getattr(stage, "warnings", []) or []:
+                if w not in seen:
+                    seen.append(w)
+        return seen
+
+
+def is_counter(key: str, value) -> bool:
+    """Report entries that count things (faces found, frames with scratches) add up over the
+    segments of a video; settings (render factor, model name, precision) keep their value."""
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and (key in COUNTER_KEYS or key.endswith(COUNTER_SUFFIXES)))
+
+
+COUNTER_KEYS = ("faces",)
+COUNTER_SUFFIXES = ("_frames", "_faces", "_count")
+
+
+def _merge(into: dict, report: dict) -> None:
+    """Counters add up; anything else keeps the latest value."""
+    for k, v in report.items():
+        if is_counter(k, v) and is_counter(k, into.get(k)):
+            into[k] = into[k] + v
+        else:
+            into[k] = v
+
+
+@dataclass
+class RunResult:
+    """What one photo or video produced."""
+
+    output: Path
+    frames: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+    report: dict = field(default_factory=dict)     # merged stage counters, e.g. {"faces": 3}
+    stages: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def _import_builder(module: str, func: str) -> Callable:
+    try:
+        return getattr(importlib.import_module(module), func)
+    except ModuleNotFoundError as e:
+        if e.name is not None and module.startswith(e.name):
+            raise OldfilmError(f"this build has no {module} ({func} missing); the stage cannot run") from None
+        raise
+
+
+def build_stages(options: PipelineOptions, is_video: bool) -> list[Stage]:
+    """The stages ``options`` asks for, in order. Raises NoWeightsError (one line) if weights lack."""
+    stages: list[Stage] = []
+    if options.restore.enabled:
+        build = _import_builder("oldfilm.restore.stage", "build_restore_stage")
+        stages.append(build(options.restore, options.run))
+    if options.faces.enabled is not False:
+        build = _import_builder("oldfilm.restore.faces.stage", "build_face_stage")
+        face = build(options.faces, options.run)
+        if face is not None:
+            stages.append(face)
+    if options.colorize.enabled:
+        build = _import_builder("oldfilm.colorize.stage", "build_colorize_stage")
+        stages.append(build(options.colorize, options.run, is_video))
+    return stages
+
+
+class Pipeline:
+    """Restore / faces / colorize over arrays, photo files and video files.
+
+    ``stages`` replaces the built stages with your own (any :class:`oldfilm.stage.Stage`), for
+    experiments and tests; the same list serves photos and videos.
+    """
+
+    def __init__(self, options: PipelineOptions | None = None, *, stages: Sequence[Stage] | None = None):
+        self.options = options or PipelineOptions()
+        run = self.options.run
+        # Fail on a bad --device / --precision now, with one line, not inside the first job.
+        self.device = resolve_device(run.device)
+        autocast_dtype(self.device, run.precision)
+        if run.batch_size < 1:
+            raise OldfilmError(f"--batch-size {run.batch_size}: expected 1 or more")
+        if run.threads:
+            import torch
+
+            torch.set_num_threads(run.threads)
+        self._fixed = list(stages) if stages is not None else None
+        self._chains: dict[bool, StageChain] = {}
+
+    # -- stages -------------------------------------------------------------------------------
+    def chain(self, is_video: bool) -> StageChain:
+        """The stage chain for photos (False) or video (True), built on first use."""
+        if is_video not in self._chains:
+            stages = self._fixed if self._fixed is not None else build_stages(self.options, is_video)
+            if not stages:
+                raise OldfilmError("nothing to do: every stage is off (use --colorize, or drop --no-restore)")
+            self._chains[is_video] = StageChain(stages)
+        return self._chains[is_video]
+
+    def prepare(self, photos: bool, videos: bool) -> None:
+        """Build the stages a batch will need now, so missing weights stop it before any job."""
+        if photos:
+            self.chain(False)
+        if videos:
+            self.chain(True)
+
+    def _fingerprint(self, chain: StageChain) -> str:
+        """What the stages compute: part of a video's resume key, so segments made with other
+        models or settings are never joined with new ones."""
+        o = self.options
+        return json.dumps({
+            "stages": [s.name for s in chain.stages],
+            "restore": asdict(o.restore), "faces": asdict(o.faces), "colorize": asdict(o.colorize),
+            "precision": o.run.precision, "device": self.device.type,
+        }, sort_keys=True, default=str)
+
+    # -- arrays -------------------------------------------------------------------------------
+    def run_array(self, rgb: np.ndarray, *, is_video: bool = False) -> np.ndarray:
+        """uint8 or uint16 RGB HxWx3 (or gray HxW) in; the same dtype, RGB HxWx3, out.
+
+        16-bit images run through the stages as uint8; the stages' change is then laid onto the
+        16-bit original (images.apply_residual), so untouched tones keep their 16-bit precision.
+        """
+        chain = self.chain(is_video)
+        chain.start_job()
+        return self._apply(chain, rgb)
+
+    @staticmethod
+    def _apply(chain: StageChain, rgb: np.ndarray) -> np.ndarray:
+        arr = np.asarray(rgb)
+        if arr.ndim == 2:
+            arr = np.repeat(arr[..., None], 3, axis=2)
+        if arr.ndim != 3 or arr.shape[2] != 3:
+            raise OldfilmError(f"expected an RGB image HxWx3, got an array of shape {arr.shape}")
+        if arr.dtype == np.uint8:
+            return chain([np.ascontiguousarray(arr)])[0]
+        if arr.dtype == np.uint16:
+            from .images import apply_residual, to_uint8
+
+            before8 = to_uint8(arr)
+            after8 = chain([before8])[0]
+            return apply_residual(arr, before8, after8)
+        raise OldfilmError(f"expected uint8 or uint16 pixels, got {arr.dtype}")
+
+    # -- files --------------------------------------------------------------------------------
+    def run_photo(self, src: str | Path, dst: str | Path) -> RunResult:
+        """Read ``src``, run the stages, write ``dst`` atomically in ``src``'s format and size."""
+        from .images import read_image, write_image
+
+        src, dst = Path(src), Path(dst)
+        t0 = time.perf_counter()
+        rgb, meta = read_image(src)
+        chain = self.chain(False)
+        chain.start_job()
+        out = self._apply(chain, rgb)
+        with atomic_output(dst) as tmp:
+            write_image(tmp, out, meta)
+        return RunResult(
+            output=dst, frames=1, seconds=time.perf_counter() - t0,
+            warnings=chain.stage_warnings, report=chain.job_report(), stages=[s.name for s in chain.stages],
+        )
+
+    def run_video(
+        self,
+        src: str | Path,
+        dst: str | Path,
+        *,
+        segment_seconds: float = 30.0,
+        on_progress: Callable[[int, int], None] | None = None,
+        work_dir: Path | None = None,
+    ) -> RunResult:
+        """Decode ``src``, run the stages on batches, encode ``dst`` with the original audio.
+
+        Resumable: completed segments stay in ``work_dir`` (default ``<dst dir>/.<dst name>.oldfilm``)
+        if the run is interrupted; the same call later continues from the last complete segment.
+        The work dir is removed once ``dst`` is complete.
+        """
+        from .video.runner import process_video
+
+        src, dst = Path(src), Path(dst)
+        work = work_dir if work_dir is not None else video_work_dir(dst)
+        chain = self.chain(True)
+        chain.start_job()
+        t0 = time.perf_counter()
+        res = process_video(
+            src, dst, chain, self.options.encode, work,
+            segment_seconds=segment_seconds, batch_size=self.options.run.batch_size,
+            on_progress=on_progress or (lambda done, total: None),
+            on_segment_start=chain.reset,             # segments are independent (landmark smoothing)
+            fingerprint_extra=self._fingerprint(chain),
+        )
+        seconds = time.perf_counter() - t0
+        shutil.rmtree(work, ignore_errors=True)
+        warnings = list(res.warnings)
+        for w in chain.stage_warnings:
+            if w not in warnings:
+                warnings.append(w)
+        return RunResult(
+            output=Path(res.output), frames=int(res.frames), seconds=seconds, warnings=warnings,
+            report=chain.job_report(), stages=[s.name for s in chain.stages],
+        )

@@ -1,0 +1,135 @@
+"""`oldfilm info FILE`: what a video or photo holds, and whether it is black-and-white.
+
+Black-and-white test: ~10 frames spread over the file are decoded (seeking, so a long reel costs
+the same as a short one) and their chroma is measured in YUV. Monochrome film is often tinted
+(sepia, selenium, blue toning), so the test is not "no chroma" but "one hue": the 99th percentile
+of each pixel's chroma away from the frame's dominant hue axis. Grey and toned frames score < 1,
+colour photos and film 6 or more (measured on the fixtures; see tests/test_video_info.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import BadInputError
+from .probe import VideoInfo, is_video, probe
+
+BW_THRESHOLD = 4.0   # 8-bit chroma codes off the dominant hue axis (99th percentile)
+SAMPLES = 10
+
+
+def colour_score(rgb: np.ndarray) -> float:
+    """How far uint8 RGB HxWx3 is from one-hue (grey or toned) in 8-bit chroma codes:
+    the 99th percentile of |chroma x dominant hue direction|. BT.601 weights: the matrix hardly
+    matters for this decision."""
+    x = rgb[::2, ::2].astype(np.float32)          # every other pixel: plenty for a percentile
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    u = 0.564 * (b - y)
+    v = 0.713 * (r - y)
+    mu, mv = float(u.mean()), float(v.mean())
+    norm = float(np.hypot(mu, mv))
+    off_axis = np.abs(u * mv - v * mu) / norm if norm > 1.0 else np.hypot(u, v)
+    return float(np.percentile(off_axis, 99))
+
+
+def is_bw_frames(frames: list[np.ndarray]) -> bool | None:
+    """True when the median frame is one-hue (black-and-white, sepia or toned)."""
+    if not frames:
+        return None
+    return float(np.median([colour_score(f) for f in frames])) < BW_THRESHOLD
+
+
+def sample_frames(info: VideoInfo, count: int = SAMPLES, max_side: int = 320) -> list[np.ndarray]:
+    """Up to `count` uint8 RGB frames spread evenly over the video, downscaled (cheap)."""
+    frames: list[np.ndarray] = []
+    with av.open(str(info.path), metadata_errors="ignore") as c:
+        vs = c.streams[info.video_index]
+        vs.thread_type = "AUTO"
+        duration = info.duration or 0.0
+        scale = min(1.0, max_side / max(info.coded_width, info.coded_height, 1))
+        w = max(2, int(info.coded_width * scale) // 2 * 2)
+        h = max(2, int(info.coded_height * scale) // 2 * 2)
+        start = float(vs.start_time * vs.time_base) if vs.start_time is not None else 0.0
+        targets = [start + duration * (i + 0.5) / count for i in range(count)] if duration else [start]
+        for t in targets:
+            try:
+                c.seek(int(t / vs.time_base), stream=vs, backward=True)
+                for f in c.decode(vs):
+                    if f.pts is None or f.pts * vs.time_base >= t - 1e-6 or duration == 0:
+                        frames.append(f.to_ndarray(format="rgb24", width=w, height=h))
+                        break
+            except av.FFmpegError:
+                continue
+    return frames
+
+
+def describe(path: str | Path) -> dict:
+    """A JSON-able description of a video or photo file."""
+    p = Path(path)
+    if not is_video(p):
+        from ..images import read_image, to_uint8
+
+        rgb, meta = read_image(p)
+        small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)]
+        small8 = to_uint8(small) if small.dtype == np.uint16 else small
+        return {
+            "path": str(p), "kind": "image", "format": meta.format, "width": rgb.shape[1],
+            "height": rgb.shape[0], "bit_depth": meta.bit_depth, "mode": meta.mode,
+            "exif_orientation": meta.orientation, "icc_profile": meta.icc is not None,
+            "black_and_white": is_bw_frames([small8]),
+        }
+    info = probe(p)
+    try:
+        bw = is_bw_frames(sample_frames(info))
+    except av.FFmpegError as e:
+        raise BadInputError(p, f"cannot decode frames ({e})") from None
+    return {
+        "path": str(p), "kind": "video", "container": info.container,
+        "width": info.width, "height": info.height, "rotation": info.rotation,
+        "sample_aspect_ratio": str(info.sar),
+        "fps": float(info.fps) if info.fps else None, "duration": info.duration,
+        # average rate below the base (finest) rate: frames are unevenly spaced
+        "variable_frame_rate": bool(info.fps and info.base_fps and info.fps != info.base_fps),
+        "frames": info.frame_count, "frames_exact": info.frame_count_exact,
+        "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth, "interlaced": info.interlaced,
+        "color_space": info.color_space, "color_range": info.color_range,
+        "black_and_white": bw,
+        "streams": [{"index": s.index, "type": s.type, "codec": s.codec, "detail": s.detail}
+                    for s in info.streams],
+    }
+
+
+def format_info(d: dict) -> str:
+    """Human-readable lines for describe()'s dict."""
+    bw = {True: "yes", False: "no (colour)", None: "unknown"}[d.get("black_and_white")]
+    if d["kind"] == "image":
+        return "\n".join([
+            f"{d['path']}",
+            f"  image      {d['format']}, {d['width']}x{d['height']}, {d['bit_depth']}-bit {d['mode']}",
+            f"  EXIF orientation {d['exif_orientation']}" + (", ICC profile" if d["icc_profile"] else ""),
+            f"  black-and-white: {bw}",
+        ])
+    dur = f"{d['duration']:.3f} s" if d.get("duration") is not None else "unknown"
+    fps = f"{d['fps']:.3f} fps" if d.get("fps") else "unknown fps"
+    if d.get("variable_frame_rate"):
+        fps += " average (variable frame rate)"
+    frames = f"{d['frames']}" + ("" if d.get("frames_exact") else " (estimate)") if d.get("frames") else "unknown"
+    lines = [
+        f"{d['path']}",
+        f"  container  {d['container']}",
+        f"  size       {d['width']}x{d['height']} (display)" + (f", rotated {d['rotation']}°" if d["rotation"] else "")
+        + (f", SAR {d['sample_aspect_ratio']}" if d["sample_aspect_ratio"] not in ("1", "1/1") else ""),
+        f"  timing     {fps}, {dur}, {frames} frames",
+        f"  pixels     {d['pix_fmt']}, {d['bit_depth']}-bit"
+        + (", interlaced" if d.get("interlaced") else "")
+        + (f", {d['color_space']}" if d.get("color_space") else "")
+        + (f" {d['color_range']}" if d.get("color_range") else ""),
+        f"  black-and-white: {bw}",
+        "  streams:",
+    ]
+    for s in d["streams"]:
+        lines.append(f"    #{s['index']} {s['type']:<8} {s['codec']:<10} {s['detail']}".rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,340 @@
+"""The streaming video runner: decode thread -> bounded queue -> stage on batches (calling thread)
+-> bounded queue -> encode thread, one resumable segment file at a time, then a lossless join.
+
+Memory is bounded by the two queues (queue_size frames each) plus one batch, whatever the length.
+Any exception (decoder, stage, encoder, Ctrl-C) sets a stop flag, both worker threads end, and
+the first error is re-raised in the caller. Completed segments and work_dir/state.json stay, so
+the next run with the same input and options resumes at the first missing segment.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import BadInputError, OutputError
+from ..images import apply_residual, to_uint8
+from ..options import EncodeOptions
+from .colour import plan_colour
+from .decode import DecodedFrame, decode_frames, stored
+from .encode import SegmentEncoder, segment_suffix
+from .mux import cannot_hold, format_for, is_copied, join
+from .probe import VideoInfo, probe
+from .segments import SegmentState, fingerprint, plan_segments, segment_file
+
+_END = ("end-of-stream",)
+_POLL = 0.1   # seconds between checks of the stop flag while blocked on a queue
+
+
+@dataclass
+class VideoResult:
+    frames: int                      # frames in the output (all segments, resumed ones included)
+    seconds: float                   # wall time of this call
+    warnings: list[str] = field(default_factory=list)
+    output: Path = Path()            # the path written: dst, or dst with .mkv when the container changed
+    container_changed: bool = False
+    resumed_segments: int = 0        # segments reused from an earlier interrupted run
+
+
+class _Pipe:
+    """Shared stop flag and first-error slot for the three threads."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.lock = threading.Lock()
+
+    def fail(self, e: BaseException) -> None:
+        with self.lock:
+            if self.error is None:
+                self.error = e
+        self.stop.set()
+
+    def put(self, q: queue.Queue, item) -> bool:
+        """Blocking put that gives up when the pipeline stops (never deadlocks on a full queue)."""
+        while not self.stop.is_set():
+            try:
+                q.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+class _Stopped(Exception):
+    """Internal: the pipeline stopped because another thread failed."""
+
+
+def _encode_options_dict(encode: EncodeOptions) -> dict:
+    return asdict(encode)
+
+
+def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list[np.ndarray]],
+                  encode: EncodeOptions, work_dir: Path, *, segment_seconds: float = 30.0,
+                  batch_size: int = 4, on_progress: Callable[[int, int | None], None] | None = None,
+                  on_segment_start: Callable[[], None] | None = None, queue_size: int = 8,
+                  fingerprint_extra: str = "") -> VideoResult:
+    """Run `stage` over every frame of `src` and write `dst` (or dst.mkv, see VideoResult.output).
+
+    The stage sees uint8 RGB HxWx3 frames, upright, in batches of up to batch_size consecutive
+    frames that never span two segments; on_segment_start() is called before each segment's first
+    batch. `fingerprint_extra` (e.g. model names) is part of the resume fingerprint, so changing
+    the stage invalidates old segments."""
+    try:
+        return _process_video(Path(src), Path(dst), stage, encode, Path(work_dir), segment_seconds,
+                              batch_size, on_progress, on_segment_start, queue_size, fingerprint_extra)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise OutputError(Path(dst), "disk full") from None
+        raise
+
+
+def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir: Path,
+                   segment_seconds: float, batch_size: int, on_progress, on_segment_start,
+                   queue_size: int, fingerprint_extra: str) -> VideoResult:
+    t0 = time.monotonic()
+    info = probe(src)
+    warnings: list[str] = []
+    plan = plan_segments(src, info.time_base, segment_seconds, info.video_index)
+    if plan.frame_count == 0:
+        raise BadInputError(src, "the video stream holds no frames")
+    if info.frame_count_exact and info.frame_count and plan.frame_count < info.frame_count:
+        # The index (mp4 moov, ...) lists frames whose data is not in the file: cut short.
+        end = float(plan.timestamps[-1] * info.time_base)
+        raise BadInputError(src, f"truncated: only {plan.frame_count} of {info.frame_count} frames "
+                                 f"are in the file (data ends near {end:.2f}s)")
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(work_dir, f"cannot create the work folder: {e.strerror or e}") from None
+    opts_fp = {"encode": _encode_options_dict(encode), "segment_seconds": segment_seconds,
+               "extra": fingerprint_extra}
+    state = SegmentState.load(work_dir, fingerprint(src, opts_fp))
+    resumed = len(state.done)
+    todo = [s for s in plan.segments if str(s.index) not in state.done]
+    done_frames = sum(v["frames"] for v in state.done.values())
+    if on_progress:
+        on_progress(done_frames, plan.frame_count)
+
+    if todo:
+        if info.interlaced and encode.deinterlace == "auto":
+            warnings.append("interlaced source: deinterlaced with bwdif")
+        _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size, queue_size,
+                      on_progress, on_segment_start, done_frames)
+
+    missing = [s.index for s in plan.segments if str(s.index) not in state.done]
+    if missing:   # the decoder ended early without an error: a truncated file
+        raise BadInputError(src, f"truncated: no frames decoded for segment(s) {missing}")
+    total = sum(v["frames"] for v in state.done.values())
+    if total != plan.frame_count:
+        warnings.append(f"decoded {total} frames where the container lists {plan.frame_count}")
+
+    output, changed = _join_all(src, dst, info, plan, state, work_dir, warnings)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return VideoResult(frames=total, seconds=time.monotonic() - t0, warnings=warnings,
+                       output=output, container_changed=changed, resumed_segments=resumed)
+
+
+def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encode: EncodeOptions,
+                  work_dir: Path, batch_size: int, queue_size: int, on_progress, on_segment_start,
+                  done_frames: int) -> None:
+    pipe = _Pipe()
+    decoded: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+    processed: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+    ten_bit_out = encode.bit_depth == 10
+    want16 = ten_bit_out and info.bit_depth > 8
+    space, rng, prim, trc = info.colour_tags
+    colour = plan_colour(info.coded_width, info.coded_height, space, rng, prim, trc, info.pix_fmt)
+    todo_ids = {s.index for s in todo}
+    start_pts = todo[0].seek_pts
+    suffix = segment_suffix(encode.codec)
+
+    def decode_worker() -> None:
+        current = None
+        try:
+            for f in decode_frames(info, colour, want16=want16, deinterlace=encode.deinterlace,
+                                   start_pts=start_pts, stop=pipe.stop, timestamps=plan.timestamps):
+                seg = plan.index_of(f.pts)
+                if seg not in todo_ids:
+                    continue      # a segment finished by an earlier run
+                if seg != current:
+                    if current is not None and not pipe.put(decoded, ("end", current)):
+                        return
+                    if not pipe.put(decoded, ("start", seg)):
+                        return
+                    current = seg
+                if not pipe.put(decoded, ("frame", f)):
+                    return
+            if current is not None:
+                pipe.put(decoded, ("end", current))
+            pipe.put(decoded, _END)
+        except BaseException as e:   # noqa: BLE001 - handed to the caller's thread
+            pipe.fail(e)
+
+    def encode_worker() -> None:
+        enc: SegmentEncoder | None = None
+        part: Path | None = None
+        first_pts = None
+        try:
+            while True:
+                item = _get_plain(pipe, processed)
+                if item is None or item is _END:
+                    return
+                kind = item[0]
+                if kind == "start":
+                    seg = item[1]
+                    part = work_dir / f"seg_{seg:05d}.part{suffix}"
+                    part.unlink(missing_ok=True)
+                    enc = SegmentEncoder(part, encode, width=info.coded_width, height=info.coded_height,
+                                         time_base=info.time_base, rate=info.base_fps, sar=info.sar,
+                                         rotation=info.rotation, plan=colour, ten_bit=ten_bit_out)
+                    first_pts = None
+                elif kind == "frame":
+                    _, pts, duration, pixels = item
+                    first_pts = pts if first_pts is None else min(first_pts, pts)
+                    enc.encode(pixels, pts, duration)
+                elif kind == "end":
+                    seg = item[1]
+                    enc.close()
+                    final = segment_file(work_dir, seg, suffix)
+                    os.replace(part, final)
+                    state.mark_done(work_dir, seg, final, enc.frames, first_pts, info.time_base)
+                    enc, part = None, None
+        except BaseException as e:   # noqa: BLE001
+            pipe.fail(e)
+        finally:
+            if enc is not None:
+                enc.abort()
+            if part is not None:
+                part.unlink(missing_ok=True)
+
+    dec_t = threading.Thread(target=decode_worker, name="oldfilm-decode", daemon=True)
+    enc_t = threading.Thread(target=encode_worker, name="oldfilm-encode", daemon=True)
+    dec_t.start()
+    enc_t.start()
+    frames_done = done_frames
+    batch: list[DecodedFrame] = []
+
+    def run_batch() -> None:
+        nonlocal frames_done
+        if not batch:
+            return
+        outs = stage([f.rgb for f in batch])
+        if len(outs) != len(batch):
+            raise RuntimeError(f"stage returned {len(outs)} frames for a batch of {len(batch)}")
+        for f, out in zip(batch, outs):
+            if out.shape != f.rgb.shape or out.dtype != np.uint8:
+                raise RuntimeError(f"stage returned {out.dtype} {out.shape}, expected uint8 {f.rgb.shape}")
+            if ten_bit_out:
+                # `before` is recomputed from the 16-bit frame: a stage may edit f.rgb in place.
+                out = apply_residual(f.rgb16, to_uint8(f.rgb16), out) if f.rgb16 is not None \
+                    else out.astype(np.uint16) * 257
+            if not pipe.put(processed, ("frame", f.pts, f.duration, stored(out, info.rotation))):
+                raise _Stopped
+        frames_done += len(batch)
+        batch.clear()
+        if on_progress:
+            on_progress(frames_done, plan.frame_count)
+
+    try:
+        while True:
+            item = _get(pipe, decoded, dec_t)
+            if item is _END:
+                pipe.put(processed, _END)
+                break
+            kind = item[0]
+            if kind == "frame":
+                batch.append(item[1])
+                if len(batch) >= batch_size:
+                    run_batch()
+            elif kind == "start":
+                if on_segment_start:
+                    on_segment_start()
+                if not pipe.put(processed, item):
+                    raise _Stopped
+            elif kind == "end":
+                run_batch()
+                if not pipe.put(processed, item):
+                    raise _Stopped
+        # Wait for the encoder to finish the last segment (or fail).
+        while enc_t.is_alive():
+            enc_t.join(timeout=_POLL)
+    except _Stopped:
+        pass
+    except BaseException as e:
+        pipe.fail(e)
+    finally:
+        # On failure the encoder still finishes what is queued up to the failure point, so a
+        # segment that ended before the error is kept; it aborts the one in progress.
+        dec_t.join()
+        enc_t.join()
+    if pipe.error is not None:
+        raise pipe.error
+
+
+def _get_plain(pipe: _Pipe, q: queue.Queue):
+    """Encoder-side get: None once the pipeline stopped and the queue is empty."""
+    while True:
+        try:
+            return q.get(timeout=_POLL)
+        except queue.Empty:
+            if pipe.stop.is_set():
+                return None
+
+
+def _get(pipe: _Pipe, q: queue.Queue, producer: threading.Thread):
+    while True:
+        try:
+            return q.get(timeout=_POLL)
+        except queue.Empty:
+            if pipe.stop.is_set():
+                raise _Stopped from None
+            if not producer.is_alive() and q.empty():
+                raise _Stopped from None
+
+
+def _join_all(src: Path, dst: Path, info: VideoInfo, plan, state: SegmentState, work_dir: Path,
+              warnings: list[str]) -> tuple[Path, bool]:
+    """Pick the container (the input's unless it refuses a stream) and join into a temp file
+    beside dst, then rename it into place."""
+    pieces = []
+    for s in plan.segments:
+        d = state.done[str(s.index)]
+        pieces.append((work_dir / d["file"], int(d["first_pts"]), Fraction(d["time_base"])))
+    fmt = format_for(dst)
+    changed = False
+    with av.open(str(pieces[0][0])) as seg, av.open(str(src), metadata_errors="ignore") as c:
+        copied = [s for s in c.streams if s.index != info.video_index and is_copied(s)]
+        streams = [seg.streams.video[0]] + copied
+        refused = cannot_hold(fmt, streams) if fmt else [f"{streams[0].codec_context.name} video"]
+        dropped = [s for s in c.streams if s.index != info.video_index and not is_copied(s)]
+    if dropped:
+        warnings.append(f"dropped {len(dropped)} {'/'.join(sorted({s.type for s in dropped}))} stream(s)")
+    out = dst
+    if refused:
+        out = dst.with_suffix(".mkv")
+        if out.resolve() == src.resolve():
+            raise OutputError(out, "the MKV fallback name is the input file itself; choose another output")
+        changed = out != dst
+        fmt = "matroska"
+        name = dst.suffix.lstrip(".") or "?"
+        warnings.append(f"container {name} cannot hold {', '.join(refused)}; wrote MKV")
+    # ".oldfilm-tmp" is the temp-file mark oldfilm.jobs skips when scanning folders.
+    tmp = out.parent / f".{out.stem}.oldfilm-tmp{out.suffix}"
+    try:
+        join(pieces, src, tmp, fmt, video_index=info.video_index)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out, changed

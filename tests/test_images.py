@@ -1,0 +1,144 @@
+"""Photo I/O: formats kept, 16-bit kept bit-exact, EXIF orientation, EXIF/ICC, gray, alpha."""
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from oldfilm.errors import BadInputError
+from oldfilm.images import apply_residual, read_image, to_uint8, write_image
+
+
+def gradient(h=48, w=64, dtype=np.uint8) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    top = 255 if dtype == np.uint8 else 65535
+    rgb = np.stack([x * top // (w - 1), y * top // (h - 1), (x + y) * top // (w + h - 2)], -1)
+    return rgb.astype(dtype)
+
+
+@pytest.mark.parametrize("fmt,ext,lossless", [("PNG", "png", True), ("TIFF", "tif", True),
+                                              ("BMP", "bmp", True), ("WEBP", "webp", False),
+                                              ("JPEG", "jpg", False)])
+def test_round_trip_keeps_format_and_size(tmp_path, fmt, ext, lossless):
+    src = tmp_path / f"in.{ext}"
+    Image.fromarray(gradient()).save(src, format=fmt, **({"quality": 95} if not lossless else {}))
+    rgb, meta = read_image(src)
+    assert rgb.shape == (48, 64, 3) and rgb.dtype == np.uint8 and meta.format == fmt
+    out = tmp_path / "out.partial"                    # any name: the format comes from meta
+    write_image(out, rgb, meta)
+    with Image.open(out) as im:
+        assert im.format == fmt and im.size == (64, 48)
+    back, _ = read_image(out)
+    if lossless:
+        assert np.array_equal(back, rgb)
+    else:
+        assert np.abs(back.astype(int) - rgb.astype(int)).mean() < 3
+
+
+@pytest.mark.parametrize("ext", ["tif", "png"])
+def test_16bit_round_trip_is_bit_exact(tmp_path, ext):
+    rgb16 = gradient(dtype=np.uint16)
+    rgb16[5, 7] = (1, 65534, 12345)                   # values 8 bits cannot hold
+    src = tmp_path / f"scan.{ext}"
+    assert cv2.imwrite(str(src), rgb16[..., ::-1])
+    rgb, meta = read_image(src)
+    assert rgb.dtype == np.uint16 and meta.bit_depth == 16 and np.array_equal(rgb, rgb16)
+    out = tmp_path / f"out.{ext}"
+    write_image(out, rgb, meta)
+    back, meta2 = read_image(out)
+    assert back.dtype == np.uint16 and meta2.bit_depth == 16 and np.array_equal(back, rgb16)
+
+
+def test_16bit_identity_via_residual_is_exact():
+    rgb16 = gradient(dtype=np.uint16) + 77
+    before = to_uint8(rgb16)
+    assert np.array_equal(apply_residual(rgb16, before, before.copy()), rgb16)
+    brighter = np.clip(before.astype(int) + 10, 0, 255).astype(np.uint8)
+    out = apply_residual(rgb16, before, brighter)
+    changed = brighter.astype(int) - before.astype(int)
+    assert np.array_equal(out.astype(int), np.clip(rgb16.astype(int) + changed * 257, 0, 65535))
+    assert np.array_equal(to_uint8(np.arange(256, dtype=np.uint16) * 257), np.arange(256))
+
+
+@pytest.mark.parametrize("orientation,expect", [(1, lambda a: a), (3, lambda a: a[::-1, ::-1]),
+                                                (6, lambda a: np.rot90(a, -1)),
+                                                (8, lambda a: np.rot90(a, 1)),
+                                                (2, lambda a: a[:, ::-1])])
+def test_exif_orientation_applied_and_reset(tmp_path, orientation, expect):
+    stored = gradient()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "TestCam"                          # Make: must survive the round trip
+    src = tmp_path / "photo.png"
+    Image.fromarray(stored).save(src, exif=exif.tobytes())
+    rgb, meta = read_image(src)
+    assert np.array_equal(rgb, expect(stored)) and meta.orientation == orientation
+    out = tmp_path / "out.png"
+    write_image(out, rgb, meta)
+    with Image.open(out) as im:
+        e = im.getexif()
+        assert e.get(0x0112, 1) == 1 and e.get(0x010F) == "TestCam"
+    back, _ = read_image(out)
+    assert np.array_equal(back, rgb)                  # upright now, not turned twice
+
+
+def test_jpeg_exif_orientation_and_icc_kept(tmp_path):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    src = tmp_path / "cam.jpg"
+    Image.fromarray(gradient()).save(src, exif=exif.tobytes(), icc_profile=icc, quality=95)
+    rgb, meta = read_image(src)
+    assert rgb.shape == (64, 48, 3) and meta.icc == icc
+    out = tmp_path / "out.jpg"
+    write_image(out, rgb, meta)
+    with Image.open(out) as im:
+        assert im.info.get("icc_profile") == icc and im.getexif().get(0x0112, 1) == 1
+        assert im.size == (48, 64)
+
+
+def test_gray_comes_back_rgb_and_is_written_gray(tmp_path):
+    g = gradient()[..., 0]
+    src = tmp_path / "gray.png"
+    Image.fromarray(g, "L").save(src)
+    rgb, meta = read_image(src)
+    assert rgb.shape == (48, 64, 3) and np.array_equal(rgb[..., 0], g) and meta.gray
+    out = tmp_path / "out.png"
+    write_image(out, rgb, meta)
+    with Image.open(out) as im:
+        assert im.mode == "L"
+    colour = rgb.copy()
+    colour[..., 0] = 255 - colour[..., 0]             # a colorized result stays colour
+    write_image(out, colour, meta)
+    with Image.open(out) as im:
+        assert im.mode == "RGB"
+
+
+def test_alpha_kept(tmp_path):
+    rgba = np.dstack([gradient(), np.full((48, 64), 128, np.uint8)])
+    src = tmp_path / "a.png"
+    Image.fromarray(rgba, "RGBA").save(src)
+    rgb, meta = read_image(src)
+    assert rgb.shape == (48, 64, 3) and meta.alpha is not None
+    out = tmp_path / "out.png"
+    write_image(out, rgb, meta)
+    back = np.asarray(Image.open(out))
+    assert back.shape == (48, 64, 4) and np.array_equal(back, rgba)
+
+
+def test_corrupt_and_empty_files_are_one_line_errors(tmp_path):
+    empty = tmp_path / "e.jpg"
+    empty.write_bytes(b"")
+    junk = tmp_path / "j.png"
+    junk.write_bytes(b"not an image" * 10)
+    buf = io.BytesIO()
+    Image.fromarray(gradient()).save(buf, format="JPEG")
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(buf.getvalue()[:200])
+    for p, word in [(empty, "0 bytes"), (junk, "not an image"), (cut, "")]:
+        with pytest.raises(BadInputError) as e:
+            read_image(p)
+        assert str(e.value).startswith(str(p)) and "\n" not in str(e.value) and word in str(e.value)
