@@ -207,6 +207,12 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             return dict(load_file(str(path)))
         except Exception as e:  # noqa: BLE001 - any parse failure is a format error
             raise WeightsFormatError(path, f"not a readable safetensors file ({e})") from e
+    with open(path, "rb") as f:
+        head = f.read(2)
+    # torch.save writes a zip archive (torch>=1.6) or a protocol-2 pickle; anything else would only
+    # give an opaque unpickler error such as "KeyError: '101'".
+    if not (head.startswith(b"PK") or head.startswith(b"\x80")):
+        raise WeightsFormatError(path, "not a PyTorch checkpoint (neither a zip archive nor a pickle)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - pickle/zip errors, or a pickle that wants code

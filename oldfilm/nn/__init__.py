@@ -1,0 +1,2 @@
+"""Shared network layers: legacy-layout spectral/weight norm convs, self-attention, ICNR shuffle,
+ResNet encoders. Plain PyTorch; no fastai at inference time."""

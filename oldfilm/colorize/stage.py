@@ -1,0 +1,112 @@
+"""The colorize stage: a DeOldify-style generator over batches of frames (colorize-spec §4).
+
+Precision (``RunOptions.precision``): ``auto`` uses bf16 autocast on CPUs with native bf16,
+measured in docs/bench-colorize.md to stay within 1 uint8 level (mean absolute) of fp32; on CUDA
+``auto`` stays fp32 because fp16 has not been measured on a GPU yet (no device was available).
+An explicit ``--precision bf16|fp16`` is honoured as asked.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..device import autocast_dtype, resolve_device
+from ..options import ColorizeOptions, RunOptions
+from ..stage import StageBase
+from ..weights import load_model
+from .render import colorize_frames
+
+# Activation memory grows with render_factor²; the batch shrinks so one call never holds more
+# than REFERENCE_BATCH frames at REFERENCE_FACTOR's size (about 1.5 GB fp32 for Stable).
+REFERENCE_FACTOR = 35
+REFERENCE_BATCH = 4
+
+# Reduced precisions measured to keep the colorized output within 1 uint8 level of fp32, per
+# device type (bench/bench_colorize.py; docs/bench-colorize.md).
+MEASURED_AUTO = {"cpu": torch.bfloat16}
+
+
+def choose_autocast(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype to use, or None for fp32."""
+    wanted = autocast_dtype(device, precision)  # validates ``precision``
+    if precision == "auto" and wanted is not None and MEASURED_AUTO.get(device.type) != wanted:
+        return None
+    return wanted
+
+
+def batch_limit(render_factor: int, requested: int) -> int:
+    """Frames per network call: ``requested``, lowered for large render factors (memory bound)."""
+    budget = REFERENCE_BATCH * REFERENCE_FACTOR**2
+    return max(1, min(int(requested), budget // (int(render_factor) ** 2)))
+
+
+class ColorizeStage(StageBase):
+    """uint8 RGB frames in, colorized uint8 RGB frames of the same sizes out."""
+
+    name = "colorize"
+
+    def __init__(
+        self,
+        network: nn.Module,
+        render_factor: int,
+        device: torch.device,
+        autocast: torch.dtype | None = None,
+        batch_size: int = 4,
+        model_name: str = "",
+    ):
+        super().__init__()
+        self.device = device
+        self.autocast = autocast
+        self.render_factor = int(render_factor)
+        self.batch_size = batch_limit(render_factor, batch_size)
+        # channels_last lets oneDNN/cuDNN pick their fast NHWC kernels.
+        self.channels_last = True
+        self.network = network.eval().to(device=device, memory_format=torch.channels_last)
+        self.model_name = model_name
+        self.frames = 0
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        out = colorize_frames(
+            frames,
+            self.network,
+            self.render_factor,
+            batch_size=self.batch_size,
+            autocast=self.autocast,
+            channels_last=self.channels_last,
+        )
+        self.frames += len(out)
+        return out
+
+    def reset(self) -> None:
+        self.frames = 0
+
+    def report(self) -> dict:
+        return {
+            "colorized_frames": self.frames,
+            "colorizer": self.model_name,
+            "render_factor": self.render_factor,
+            "precision": "fp32" if self.autocast is None else str(self.autocast).removeprefix("torch."),
+        }
+
+
+def build_colorize_stage(opts: ColorizeOptions, run: RunOptions, is_video: bool) -> ColorizeStage:
+    """The stage for ``opts.model`` (a registry name or a checkpoint path).
+
+    Raises NoWeightsError (one line saying how to import or train) when the model is not installed;
+    never falls back to random weights.
+    """
+    device = resolve_device(run.device)
+    autocast = choose_autocast(device, run.precision)
+    networks = load_model("colorize", opts.model)
+    network = next(iter(networks.values()))
+    return ColorizeStage(
+        network,
+        opts.factor_for(is_video),
+        device,
+        autocast=autocast,
+        batch_size=run.batch_size,
+        model_name=opts.model,
+    )
