@@ -1,0 +1,107 @@
+"""The restoration stage: ``oldfilm restore`` runs it on every photo and video frame.
+
+``build_restore_stage(opts, run)`` loads the named restorer (``--restorer``, default ``default``)
+and, unless ``--scratches off``, the scratch detector, and returns a Stage. Per frame:
+detect scratches (auto/on) -> pick the path: the scratch path (hole filling + masked mapping)
+when the mask has any scratch pixel (or always with ``on``), else the quality path -> restore.
+Missing weights stop it with one NoWeightsError line; never random weights.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..device import resolve_device
+from ..errors import NoWeightsError, OldfilmError
+from ..options import RestoreOptions, RunOptions
+from ..stage import StageBase
+from .. import weights
+from .published import HR_SLOT, SLOT_ROLES
+from .restorer import RestorerNets, TileSettings, detect_scratches, restore_image
+
+
+def load_paths(model: str) -> tuple[RestorerNets | None, RestorerNets | None]:
+    """(quality path, scratch path) of a registered restorer; either may be None."""
+    if model.endswith((".pth", ".pt", ".safetensors")):
+        raise OldfilmError(
+            f"--restorer {model}: a restorer is several files (VAE A, mapping, VAE B); import them with "
+            f"`oldfilm weights import FILE` and pick a model by name (see `oldfilm weights list`)")
+    slots = weights.load_model("restore", model)
+    roles = {SLOT_ROLES[s]: net for s, net in slots.items() if s in SLOT_ROLES}
+    enc = roles.get("encoder")
+    if enc is None:
+        raise OldfilmError(f"restore model {model!r} has no encoder (VAE A) slot")
+    quality = scratch = None
+    if "mapping-quality" in roles and "decoder-quality" in roles:
+        quality = RestorerNets(enc, roles["mapping-quality"], roles["decoder-quality"])
+    if "mapping-scratch" in roles and "decoder-scratch" in roles:
+        scratch = RestorerNets(enc, roles["mapping-scratch"], roles["decoder-scratch"],
+                               mask_dilation=3 if HR_SLOT in slots else 0)
+    if quality is None and scratch is None:
+        raise OldfilmError(f"restore model {model!r} has no complete mapping + decoder pair")
+    return quality, scratch
+
+
+class RestoreStage(StageBase):
+    name = "restore"
+
+    def __init__(self, quality: RestorerNets | None, scratch: RestorerNets | None, detector: torch.nn.Module | None,
+                 scratches: str = "auto", device: torch.device | str = "cpu",
+                 settings: TileSettings = TileSettings()):
+        super().__init__()
+        self.quality, self.scratch, self.detector = quality, scratch, detector
+        self.scratches = scratches
+        self.device = torch.device(device)
+        self.settings = settings
+        self._scratch_frames = 0
+
+    def _restore(self, frame: np.ndarray) -> np.ndarray:
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise OldfilmError(f"restore stage: expected uint8 RGB HxWx3 frames, got {frame.dtype} {frame.shape}")
+        mask = None
+        if self.detector is not None and self.scratches != "off":
+            mask = detect_scratches(self.detector, frame, self.device)
+        use_scratch = self.scratch is not None and (
+            self.scratches == "on" or (mask is not None and bool(mask.any())) or self.quality is None)
+        nets = self.scratch if use_scratch else self.quality
+        assert nets is not None
+        if use_scratch and mask is not None and mask.any():
+            self._scratch_frames += 1
+        return restore_image(nets, frame, mask if use_scratch else None, self.settings, self.device)
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
+        with torch.inference_mode():
+            return [self._restore(f) for f in frames]
+
+    def reset(self) -> None:
+        self._scratch_frames = 0
+
+    def report(self) -> dict:
+        return {"scratch_frames": self._scratch_frames}
+
+
+def build_restore_stage(opts: RestoreOptions, run: RunOptions) -> RestoreStage:
+    """The stage ``opts`` asks for; NoWeightsError (one line) when a needed checkpoint is missing."""
+    device = resolve_device(run.device)
+    quality, scratch = load_paths(opts.model)
+    detector = None
+    warn = None
+    if opts.scratches != "off" and scratch is not None:
+        try:
+            detector = next(iter(weights.load_model("scratch", opts.scratch_model).values()))
+        except NoWeightsError:
+            if opts.scratches == "on":
+                raise
+            warn = "no scratch detector installed: scratches are not removed (import or train one)"
+    elif opts.scratches == "on" and scratch is None:
+        raise OldfilmError(f"--scratches on: restore model {opts.model!r} has no scratch path")
+    nets = [n for p in (quality, scratch) if p for n in (p.encoder, p.mapping, p.decoder)]
+    for m in nets + ([detector] if detector is not None else []):
+        m.to(device).eval()
+    stage = RestoreStage(quality, scratch, detector, opts.scratches, device,
+                         TileSettings(tile=max(64, int(opts.tile))))
+    if warn:
+        stage.warn(warn)
+    return stage

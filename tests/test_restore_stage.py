@@ -1,0 +1,191 @@
+"""The restorer: tiling agrees with an untiled run, any size, fixed tone mapping, weights handling.
+
+Small networks with seeded random weights (the code path is the same for every size); 64-256 px
+frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from oldfilm import weights
+from oldfilm.errors import NoWeightsError
+from oldfilm.options import RestoreOptions, RunOptions
+from oldfilm.restore import build_detector, build_mapping, build_vae
+from oldfilm.restore.attention import PartialNonLocal
+from oldfilm.restore.context_norm import ContextInstanceNorm, applying, recording
+from oldfilm.restore.published import DEFAULT_RESTORE_FILES, DEFAULT_SCRATCH_FILES
+from oldfilm.restore.restorer import RestorerNets, TileSettings, restore_image, scratch_probability, to_network, \
+    to_uint8
+from oldfilm.restore.stage import build_restore_stage
+
+LIGHT_VAE = {"ngf": 16, "mc": 16}
+LIGHT_MAP = {"nc": 16, "mc": 32, "n_blocks": 2, "nl_blocks": 1}
+LIGHT_DET = {"depth": 3, "wf": 3}
+
+
+def _nets(kind: str) -> RestorerNets:
+    torch.manual_seed(1)
+    return RestorerNets(build_vae(LIGHT_VAE).eval(), build_mapping({"kind": kind, **LIGHT_MAP}).eval(),
+                        build_vae(LIGHT_VAE).eval())
+
+
+def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([128 + 90 * np.sin(xx / 9.0), 128 + 90 * np.cos(yy / 7.0), 128 + 60 * np.sin((xx + yy) / 13.0)], -1)
+    return np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+
+
+def _scratch_mask(h: int, w: int) -> np.ndarray:
+    m = np.zeros((h, w), bool)
+    m[:, w // 3:w // 3 + 2] = True
+    m[h // 2, :] = True
+    return m
+
+
+# Tiles of 32 px with just enough context for these light networks' receptive fields
+# (mapping: 4 + 2*2 + 4 = 12 latent px; the scratch one adds 2 for the non-local res block).
+SMALL_TILES = TileSettings(tile=32, stats_size=512, encoder_margin=48, mapping_margin=16, decoder_margin=12, blend=8)
+
+
+@pytest.mark.parametrize("kind", ["quality", "scratch"])
+def test_tiled_matches_untiled(kind):
+    """Stated tolerance: at most 1 uint8 level anywhere and >= 99 % of values identical."""
+    nets = _nets(kind)
+    img = _photo(64, 96)
+    mask = _scratch_mask(64, 96) if kind == "scratch" else None
+    with torch.inference_mode():
+        whole = restore_image(nets, img, mask, TileSettings(tile=4096))
+        tiled = restore_image(nets, img, mask, SMALL_TILES)
+    diff = np.abs(whole.astype(int) - tiled.astype(int))
+    assert diff.max() <= 1 and (diff == 0).mean() >= 0.99, (diff.max(), (diff == 0).mean())
+
+
+def test_tiles_use_whole_frame_statistics():
+    """Without shared statistics, per-tile instance norm would differ visibly: the check above
+    must be sensitive to it."""
+    nets = _nets("quality")
+    img = _photo(64, 96)
+    with torch.inference_mode():
+        whole = restore_image(nets, img, None, TileSettings(tile=4096))
+        from oldfilm.restore import restorer
+
+        naive = to_uint8(restorer._tiled(nets, img, None, SMALL_TILES, torch.device("cpu")))  # per-tile stats
+    diff = np.abs(whole.astype(int) - naive.astype(int))
+    assert diff.max() > 1
+
+
+@pytest.mark.parametrize("size", [(16, 16), (17, 23), (5, 3), (33, 70)])
+@pytest.mark.parametrize("kind", ["quality", "scratch", "patch_attention"])
+def test_any_size_keeps_size(kind, size):
+    nets = _nets(kind)
+    img = _photo(*size, seed=3)
+    with torch.inference_mode():
+        out = restore_image(nets, img, _scratch_mask(*size), TileSettings(tile=64, encoder_margin=16, mapping_margin=8, decoder_margin=4))
+    assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_fixed_tone_mapping_no_stretch():
+    """Output = round((y + 1) / 2 * 255) of the decoder output: no per-image min-max stretch."""
+    nets = _nets("quality")
+    img = _photo(64, 64)
+    with torch.inference_mode():
+        y = nets.decoder.decode(nets.mapping(nets.encoder.encode(to_network(img))))
+        out = restore_image(nets, img)
+    expected = np.clip(np.round((y[0].permute(1, 2, 0).numpy() + 1) * 127.5), 0, 255).astype(np.uint8)
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1
+    assert out.min() > 0 or out.max() < 255 or y.min() <= -1 + 1e-3  # not stretched to the full range
+
+
+def test_gray_stays_gray_colour_stays_colour():
+    nets = _nets("quality")
+    colour = _photo(64, 64)
+    gray = np.repeat(colour.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    with torch.inference_mode():
+        g = restore_image(nets, gray)
+        c = restore_image(nets, colour)
+    assert (g[..., 0] == g[..., 1]).all() and (g[..., 1] == g[..., 2]).all()
+    assert np.abs(c[..., 0].astype(int) - c[..., 2].astype(int)).max() > 5
+
+
+def test_context_norm_record_apply():
+    norm = ContextInstanceNorm(4)
+    x, other = torch.randn(1, 4, 9, 7), torch.randn(1, 4, 5, 5) * 3 + 1
+    ref = torch.nn.functional.instance_norm(x, eps=1e-5)
+    with recording(norm):
+        assert torch.allclose(norm(x), ref, atol=1e-6)
+    with applying(norm):
+        assert torch.allclose(norm(x), ref, atol=1e-5)
+        applied = norm(other)
+    assert not torch.allclose(applied, torch.nn.functional.instance_norm(other, eps=1e-5), atol=1e-2)
+    assert norm.stats is None and norm.mode == "instance"
+
+
+def test_partial_nonlocal_key_cap_and_chunks():
+    """Chunked queries give the exact result; beyond max_keys the keys are pooled (bounded)."""
+    torch.manual_seed(0)
+    full = PartialNonLocal(8, 8, n_res=1, max_keys=10_000, chunk=1_000_000).eval()
+    chunked = PartialNonLocal(8, 8, n_res=1, max_keys=10_000, chunk=7).eval()
+    chunked.load_state_dict(full.state_dict())
+    capped = PartialNonLocal(8, 8, n_res=1, max_keys=16, chunk=7).eval()
+    capped.load_state_dict(full.state_dict())
+    x = torch.randn(1, 8, 12, 12)
+    mask = torch.zeros(1, 1, 48, 48)
+    mask[..., 20:28, :] = 1
+    with torch.inference_mode():
+        a, b, c = full(x, mask), chunked(x, mask), capped(x, mask)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert c.shape == a.shape and torch.isfinite(c).all()
+    clean = mask[..., ::4, ::4] == 0
+    assert torch.equal(a[clean.expand_as(a)], x[clean.expand_as(x)])  # clean positions pass through
+
+
+def test_detector_probability_any_size():
+    torch.manual_seed(0)
+    det = build_detector(LIGHT_DET).eval()
+    for h, w in [(16, 16), (37, 90), (300, 200)]:
+        with torch.inference_mode():
+            p = scratch_probability(det, _photo(h, w), short_side=64, tile=64, margin=24)
+        assert p.shape == (h, w) and p.dtype == np.float32 and 0 <= p.min() <= p.max() <= 1
+
+
+def test_no_weights_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("OLDFILM_CHECKPOINTS", str(tmp_path))
+    with pytest.raises(NoWeightsError) as e:
+        build_restore_stage(RestoreOptions(), RunOptions(device="cpu"))
+    assert "\n" not in str(e.value) and "oldfilm weights import" in str(e.value)
+    with pytest.raises(NoWeightsError):
+        build_restore_stage(RestoreOptions(model="bopbtl-scratch"), RunOptions(device="cpu"))
+
+
+@pytest.fixture
+def builtin_light(tmp_path, monkeypatch):
+    """Light default checkpoints written through save_builtin, as the training exporter does."""
+    monkeypatch.setenv("OLDFILM_CHECKPOINTS", str(tmp_path))
+    torch.manual_seed(2)
+    cfgs = {"vae-a": ("bopbtl-vae", LIGHT_VAE), "vae-b-quality": ("bopbtl-vae", LIGHT_VAE),
+            "vae-b-scratch": ("bopbtl-vae", LIGHT_VAE),
+            "mapping-quality": ("bopbtl-mapping", {"kind": "quality", **LIGHT_MAP}),
+            "mapping-scratch": ("bopbtl-mapping", {"kind": "scratch", **LIGHT_MAP})}
+    builders = {"bopbtl-vae": build_vae, "bopbtl-mapping": build_mapping}
+    for slot, (arch, cfg) in cfgs.items():
+        weights.save_builtin(builders[arch](cfg), arch, cfg, tmp_path / DEFAULT_RESTORE_FILES[slot])
+    det = build_detector(LIGHT_DET)
+    with torch.no_grad():
+        det.last[1].bias.fill_(5.0)   # a detector that sees scratches everywhere
+    weights.save_builtin(det, "bopbtl-detector", LIGHT_DET, tmp_path / DEFAULT_SCRATCH_FILES["detector"])
+    return tmp_path
+
+
+@pytest.mark.parametrize("scratches, expect", [("off", 0), ("auto", 1), ("on", 1)])
+def test_stage_with_builtin_weights(builtin_light, scratches, expect):
+    stage = build_restore_stage(RestoreOptions(scratches=scratches), RunOptions(device="cpu"))
+    frames = [_photo(48, 64), _photo(31, 45, seed=5)]
+    out = stage(frames)
+    assert [o.shape for o in out] == [f.shape for f in frames]
+    assert all(o.dtype == np.uint8 for o in out)
+    assert stage.report()["scratch_frames"] == expect * len(frames)
+    stage.reset()
+    assert stage.report()["scratch_frames"] == 0
