@@ -294,9 +294,19 @@ def test_real_colorize_stage_through_the_cli(tmp_path, tiny_colorizer, capsys):
     assert recs[0]["stages"]["colorized_frames"] == 1 and recs[1]["stages"]["colorized_frames"] == 4
     with Image.open(tmp_path / "old_colorized.png") as im:
         assert im.size == (40, 24)
+    def audio_bytes_and_video_pts(path):
+        with av.open(str(path)) as c:
+            audio = [bytes(p) for p in c.demux(audio=0) if p.size]
+        with av.open(str(path)) as c:
+            pts = sorted(f.pts * f.time_base for f in c.decode(video=0))
+        return audio, pts
+
     with av.open(str(tmp_path / "old_colorized.mp4")) as c:
         assert [s.type for s in c.streams] == ["video", "audio"]
-        assert sum(1 for _ in c.decode(video=0)) == 4
+    a_in, pts_in = audio_bytes_and_video_pts(clip)
+    a_out, pts_out = audio_bytes_and_video_pts(tmp_path / "old_colorized.mp4")
+    assert a_out == a_in and len(a_in) > 0          # audio copied bit-exact
+    assert pts_out == pts_in and len(pts_in) == 4   # same frames, same timestamps
 
 
 def test_one_call_api(tmp_path, monkeypatch):
