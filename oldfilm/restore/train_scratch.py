@@ -19,12 +19,12 @@ from ..errors import OldfilmError
 from .detector import build_detector
 from .training import data as D
 from .training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
-from .training.loop import (Phase, add_common_arguments, args_record, default_photo_dirs, recipe_from_args,
+from .training.loop import (Phase, start_single_net, add_common_arguments, default_photo_dirs, recipe_from_args,
                             run_phases, set_lr, setup_torch)
 from .training.losses import dice_loss, focal_bce
 from .training.quality import mask_scores
 from .training.registry import arch_name_for, builtin_file
-from .training.run_dir import RunDir, RunState
+from .training.run_dir import RunDir
 
 TRAINER = "scratch"
 THRESHOLD = 0.4
@@ -82,18 +82,10 @@ def run(args: argparse.Namespace) -> int:
     device = setup_torch(args)
     cfg = parse_config(args.config, CONFIGS)
     run_dir = RunDir(args.out)
-    if args.resume and run_dir.latest() is not None:
-        cfg = run_dir.meta()["configs"]["detector"]
-    run_dir.init(TRAINER, {"detector": cfg}, args_record(args), args.resume)
+    r = start_single_net(args, run_dir, TRAINER, "detector", cfg, build_detector, device)
+    net, opt = r.net, r.opt
     images = D.ImageSet.from_folders(args.data or default_photo_dirs(), args.val_fraction)
     recipe = scratch_recipe(args)
-    net = build_detector(cfg).to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    rng = np.random.default_rng(args.seed)
-    models, optims = {"detector": net}, {"detector": opt}
-    state = RunState()
-    if args.resume and run_dir.latest() is not None:
-        state = run_dir.restore(run_dir.load(), models, optims, rng)
 
     def step(rng: np.random.Generator, f: float) -> dict[str, float]:
         set_lr(opt, args.lr, f)
@@ -108,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         opt.step()
         return {"loss": loss.item(), "bce": bce.item(), "dice": dice.item()}
 
-    run_phases(args, run_dir, [Phase("detector", args.iters, step)], models, optims, rng, state)
+    run_phases(args, run_dir, [Phase("detector", args.iters, step)], r.models, r.optims, r.rng, r.state)
     print(f"oldfilm train scratch: finished {args.iters} iterations in {run_dir.path}; "
           f"export with `oldfilm train scratch --export {run_dir.path}`")
     return 0

@@ -22,12 +22,12 @@ import torch
 from ...errors import OldfilmError
 from ..training import data as D
 from ..training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
-from ..training.loop import (Phase, add_common_arguments, args_record, recipe_from_args, run_phases, set_lr,
+from ..training.loop import (Phase, start_single_net, add_common_arguments, recipe_from_args, run_phases, set_lr,
                              setup_torch)
 from ..training.losses import image_loss
 from ..training.quality import classical_restore
 from ..training.registry import arch_name_for, builtin_file
-from ..training.run_dir import RunDir, RunState
+from ..training.run_dir import RunDir
 from ...metrics import psnr, ssim
 from .spade import build_face_generator
 
@@ -97,19 +97,10 @@ def run(args: argparse.Namespace) -> int:
         raise OldfilmError(f"--crop {args.crop}: the SPADE generator needs a multiple of 32")
     device = setup_torch(args)
     run_dir = RunDir(args.out)
-    cfg = parse_config(args.config)
-    if args.resume and run_dir.latest() is not None:
-        cfg = run_dir.meta()["configs"]["face"]
-    run_dir.init(TRAINER, {"face": cfg}, args_record(args), args.resume)
+    r = start_single_net(args, run_dir, TRAINER, "face", parse_config(args.config), build_face_generator, device)
+    net, opt = r.net, r.opt
     images = D.ImageSet.from_folders(face_dirs(args), args.val_fraction)
     recipe = face_recipe(args)
-    net = build_face_generator(cfg).to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    rng = np.random.default_rng(args.seed)
-    models, optims = {"face": net}, {"face": opt}
-    state = RunState()
-    if args.resume and run_dir.latest() is not None:
-        state = run_dir.restore(run_dir.load(), models, optims, rng)
 
     def step(rng: np.random.Generator, f: float) -> dict[str, float]:
         set_lr(opt, args.lr, f)
@@ -122,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         opt.step()
         return {"loss": loss.item(), "l1": (out - y).abs().mean().item()}
 
-    run_phases(args, run_dir, [Phase("face", args.iters, step)], models, optims, rng, state)
+    run_phases(args, run_dir, [Phase("face", args.iters, step)], r.models, r.optims, r.rng, r.state)
     print(f"oldfilm train faces: finished in {run_dir.path}; export with `oldfilm train faces --export {run_dir.path}`")
     return 0
 

@@ -128,3 +128,31 @@ def run_phases(args: argparse.Namespace, run: RunDir, phases: list[Phase], model
 def set_lr(opt: torch.optim.Optimizer, base: float, factor: float) -> None:
     for g in opt.param_groups:
         g["lr"] = base * factor
+
+
+@dataclass
+class SingleNetRun:
+    """A one-network training run, fresh or resumed: what run_phases needs, plus net and optimiser."""
+
+    net: torch.nn.Module
+    opt: torch.optim.Optimizer
+    rng: np.random.Generator
+    state: RunState
+    models: dict
+    optims: dict
+
+
+def start_single_net(args: argparse.Namespace, run: RunDir, trainer: str, key: str, cfg: dict,
+                     build, device: torch.device) -> SingleNetRun:
+    """Build (or resume) the run of one network ``key``: on resume the run's own config wins,
+    then weights, optimiser, RNG and counters come back from its latest checkpoint."""
+    resuming = bool(args.resume) and run.latest() is not None
+    if resuming:
+        cfg = run.meta()["configs"][key]
+    run.init(trainer, {key: cfg}, args_record(args), args.resume)
+    net = build(cfg).to(device).train()
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    rng = np.random.default_rng(args.seed)
+    models, optims = {key: net}, {key: opt}
+    state = run.restore(run.load(), models, optims, rng) if resuming else RunState()
+    return SingleNetRun(net, opt, rng, state, models, optims)
