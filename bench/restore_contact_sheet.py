@@ -22,11 +22,21 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 def fit(img: np.ndarray, side: int) -> np.ndarray:
     h, w = img.shape[:2]
     f = side / max(h, w)
-    img = cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+    img = cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
     canvas = np.full((side, side, 3), 255, np.uint8)
     y, x = (side - img.shape[0]) // 2, (side - img.shape[1]) // 2
     canvas[y : y + img.shape[0], x : x + img.shape[1]] = img
     return canvas
+
+
+def write_sheet(rows: list[list[np.ndarray | None]], labels: tuple[str, ...], cell: int, out: str) -> None:
+    """Rows of uint8 RGB images (None: a blank cell), each fitted into a cell, under a label bar; JPEG."""
+    blank = np.full((cell, cell, 3), 255, np.uint8)
+    sheet = np.concatenate([np.concatenate([fit(c, cell) if c is not None else blank for c in r], 1) for r in rows], 0)
+    head = np.full((28, sheet.shape[1], 3), 255, np.uint8)
+    for i, t in enumerate(labels):
+        cv2.putText(head, t, (i * cell + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.imwrite(out, np.concatenate([head, sheet], 0)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
 def main() -> None:
@@ -55,12 +65,7 @@ def main() -> None:
     for target, degraded, _ in held_out_pairs(images.val, a.synthetic, 256, 1234, recipe_by_name("photo", SHARED_DATA / "overlays")):
         out = faces(restore([degraded]))[0] if faces else restore([degraded])[0]
         rows.append([degraded, classical_restore(degraded), out, target])
-    blank = np.full((a.cell, a.cell, 3), 255, np.uint8)
-    sheet = np.concatenate([np.concatenate([fit(c, a.cell) if c is not None else blank for c in r], 1) for r in rows], 0)
-    head = np.full((28, sheet.shape[1], 3), 255, np.uint8)
-    for i, t in enumerate(("input", "classical baseline", "oldfilm default", "clean target")):
-        cv2.putText(head, t, (i * a.cell + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.imwrite(a.out, np.concatenate([head, sheet], 0)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    write_sheet(rows, ("input", "classical baseline", "oldfilm default", "clean target"), a.cell, a.out)
     print(f"wrote {a.out}")
 
 

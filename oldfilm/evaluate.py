@@ -197,9 +197,10 @@ def as_method(model: Any, *, render_factor: int | None = None, independent: bool
 
 def build_pipeline_stage(task: str, *, model: str = "default", faces: bool | None = None,
                          scratches: str = "auto", render_factor: int | None = None, device: str = "auto",
-                         is_video: bool = False) -> Stage:
+                         is_video: bool = False, restore: bool = True) -> Stage:
     """The installed pipeline for ``task`` (restore: restore + faces; colorize: colorize only), as
-    the CLI would run it. Raises NoWeightsError (one line) when a checkpoint is missing."""
+    the CLI would run it (``restore=False``: the face stage alone, as ``--no-restore --faces``).
+    Raises NoWeightsError (one line) when a checkpoint is missing."""
     from .options import ColorizeOptions, FaceOptions, PipelineOptions, RestoreOptions, RunOptions
     from .pipeline import Pipeline
 
@@ -208,7 +209,7 @@ def build_pipeline_stage(task: str, *, model: str = "default", faces: bool | Non
                                colorize=ColorizeOptions(enabled=True, model=model, render_factor=render_factor),
                                run=RunOptions(device=device))
     else:
-        opts = PipelineOptions(restore=RestoreOptions(model=model, scratches=scratches),  # type: ignore[arg-type]
+        opts = PipelineOptions(restore=RestoreOptions(enabled=restore, model=model, scratches=scratches),  # type: ignore[arg-type]
                                faces=FaceOptions(enabled=faces), run=RunOptions(device=device))
     return Pipeline(opts).chain(is_video)
 
@@ -605,6 +606,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faces", action=argparse.BooleanOptionalAction, default=None,
                         help="restore: run the face stage (default: when a face generator is installed)")
     parser.add_argument("--scratches", choices=("auto", "on", "off"), default="auto", help="restore: scratch repair")
+    parser.add_argument("--no-restore", action="store_true",
+                        help="restore: skip the global restorer (score the face stage alone, with --faces)")
     parser.add_argument("--face-metrics", action="store_true",
                         help="restore: also score PSNR/SSIM inside the faces dlib finds on each reference")
     parser.add_argument("--render-factor", type=int, default=None, help="colorize: render factor (default 35, video 21)")
@@ -630,8 +633,10 @@ def run(args: argparse.Namespace) -> int:
     stage = None
     if args.model != "none":
         stage = build_pipeline_stage(args.task, model=args.model, faces=args.faces, scratches=args.scratches,
-                                     render_factor=args.render_factor, device=args.device, is_video=is_clip)
-    common = dict(name=args.model, baselines=not args.no_baselines, max_side=args.size, limit=args.limit,
+                                     render_factor=args.render_factor, device=args.device, is_video=is_clip,
+                                     restore=not args.no_restore)
+    name = "faces only" if args.task == "restore" and args.no_restore else args.model
+    common = dict(name=name, baselines=not args.no_baselines, max_side=args.size, limit=args.limit,
                   frames=args.frames, pan=args.pan, holdout=args.holdout)
     if args.task == "colorize":
         report = evaluate_colorize(args.references, stage, render_factor=args.render_factor, **common)

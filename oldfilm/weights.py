@@ -414,12 +414,17 @@ def installed(entry: ModelEntry) -> bool:
     return all(slot_path(entry, s) is not None for s in entry.slots)
 
 
+TRAIN_COMMANDS = {"colorize": "colorizer", "restore": "restorer", "scratch": "scratch", "face": "faces"}
+SKIP_HINTS = {"restore": "; or skip the global restorer with --no-restore (faces and colorize still run)"}
+
+
 def _missing_line(entry: ModelEntry) -> str:
     if entry.builtin:
         return (
             f"no weights installed for the {entry.task} model '{entry.name}' "
             f"(expected {', '.join(str(checkpoints_dir() / f) for f in entry.builtin_files.values())}); "
-            f"train it with `oldfilm train ...` or import a published one with `oldfilm weights import FILE`"
+            f"train it with `oldfilm train {TRAIN_COMMANDS.get(entry.task, '...')}` or import a published one with "
+            f"`oldfilm weights import FILE`{SKIP_HINTS.get(entry.task, '')}"
         )
     missing = [s for s in entry.slots if slot_path(entry, s) is None]
     return (

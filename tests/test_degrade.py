@@ -81,6 +81,17 @@ def test_dark_damage_darkens():
     assert out[mask > 0].mean() < 120
 
 
+def test_invisible_damage_is_not_marked():
+    """Light damage on a white print changes nothing, so it is not in the mask; dark damage is."""
+    white = np.full((64, 64, 3), 255, np.uint8)
+    light = replace(NOTHING, p_curves=1.0, overlay_opacity=(1.0, 1.0), p_dark_damage=0.0, curve_width_px=(3, 3))
+    out, mask = degrade(white, np.random.default_rng(0), light)
+    assert not mask.any()
+    dark = replace(light, p_dark_damage=1.0)
+    out, mask = degrade(white, np.random.default_rng(0), dark)
+    assert mask.any() and (255 - out[mask > 0].astype(int)).min() >= 20   # every marked pixel visibly changed
+
+
 def test_film_scratch_track_persists_across_frames():
     rng = np.random.default_rng(5)
     track = FilmScratchTrack(48, 96, rng, replace(NOTHING, line_count=(2, 2), overlay_opacity=(0.9, 1.0)))

@@ -216,8 +216,10 @@ def test_outputs_are_strict_json_and_a_sheet(photos, tmp_path):
     assert sheet.shape[1] > 4 * 192                                    # input, ours, classical, reference
 
 
-def test_cli_eval_with_a_stand_in_pipeline(photo_dir, tmp_path, monkeypatch, capsys):
-    seen = {}
+@pytest.fixture
+def stand_in(monkeypatch) -> dict:
+    """The CLI's pipeline replaced by a median filter; returns the build arguments it saw."""
+    seen: dict = {}
 
     def fake(task, **kw):
         seen.update(task=task, **kw)
@@ -225,6 +227,11 @@ def test_cli_eval_with_a_stand_in_pipeline(photo_dir, tmp_path, monkeypatch, cap
 
     monkeypatch.setattr(evaluate, "build_pipeline_stage", fake)
     monkeypatch.setattr(evaluate, "default_degrader", lambda recipe, overlays, **kw: scratch_degrader)
+    return seen
+
+
+def test_cli_eval_with_a_stand_in_pipeline(photo_dir, tmp_path, stand_in, capsys):
+    seen = stand_in
     rc = cli.main(["eval", str(photo_dir), "--task", "restore", "--seed", "4", "--recipe", "film",
                    "-o", str(tmp_path / "ev"), "--size", "48"])
     assert rc == 0
@@ -234,6 +241,15 @@ def test_cli_eval_with_a_stand_in_pipeline(photo_dir, tmp_path, monkeypatch, cap
     data = json.loads((tmp_path / "ev" / "eval_restore.json").read_text())
     assert data["seed"] == 4 and data["recipe"] == "film" and data["images"] == 3
     assert (tmp_path / "ev" / "eval_restore_sheet.png").is_file()
+
+
+def test_cli_eval_no_restore_scores_the_face_stage_alone(photo_dir, tmp_path, stand_in):
+    seen = stand_in
+    rc = cli.main(["eval", str(photo_dir), "--no-restore", "--faces", "-o", str(tmp_path / "ev"), "--size", "48",
+                   "--no-baselines"])
+    assert rc == 0 and seen["restore"] is False and seen["faces"] is True
+    data = json.loads((tmp_path / "ev" / "eval_restore.json").read_text())
+    assert "faces only" in data["methods"]
 
 
 def test_cli_eval_without_weights_is_one_line(photo_dir, tmp_path, capsys, monkeypatch):

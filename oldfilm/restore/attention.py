@@ -56,7 +56,7 @@ class PartialNonLocal(nn.Module):
     x: N x C x h x w latent features, mask: N x 1 x H x W at image resolution (1 = scratch)."""
 
     def __init__(self, channels: int = 512, inter_channels: int | None = None, n_res: int = 3,
-                 temperature: float = 1.0, max_keys: int = 128 * 128, chunk: int = 2048):
+                 temperature: float = 1.0, max_keys: int = 128 * 128, chunk: int = 2048, norm: str = "instance"):
         super().__init__()
         inter = inter_channels or channels
         self.inter_channels = inter
@@ -64,7 +64,7 @@ class PartialNonLocal(nn.Module):
         self.W = nn.Conv2d(inter, channels, 1)
         self.theta = nn.Conv2d(channels, inter, 1)
         self.phi = nn.Conv2d(channels, inter, 1)
-        self.res_block = nn.Sequential(*[ResnetBlock(inter) for _ in range(n_res)])
+        self.res_block = nn.Sequential(*[ResnetBlock(inter, norm=norm) for _ in range(n_res)])
         self.reach = 2 * n_res  # 3x3 convs after the attention: how far a hole's output looks
         self.temperature = temperature
         self.max_keys = max_keys

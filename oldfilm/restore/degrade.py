@@ -20,7 +20,10 @@ Order of operations, and why:
    quality U(40,100). Film grain (luminance-dependent, spatially correlated) joins them.
 
 Damage comes before the scan-like operations because it is on the print: the scan blurs and
-compresses it with the rest. The mask marks where damage is visible (overlay opacity >= 0.25).
+compresses it with the rest. The mask marks where damage is visible: opacity >= 0.25 and the damage
+changed the pixel by >= 0.08 in some channel. Light dust on a white sky or a dark hair in a shadow
+changes nothing, and marking it would teach the detector to guess, and would make the inpainting
+path white out good pixels.
 """
 from __future__ import annotations
 
@@ -36,7 +39,8 @@ import cv2
 import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-MASK_THRESHOLD = 0.25          # visible-damage threshold on the blended overlay opacity, in [0,1]
+MASK_THRESHOLD = 0.25          # damage opacity from which a pixel can be marked, in [0,1]
+VISIBLE_DELTA = 0.08           # ... and only if the damage changed it by this much (about 20 uint8 levels)
 
 
 @dataclass(frozen=True)
@@ -358,6 +362,11 @@ def _blend(x: np.ndarray, alpha: np.ndarray, dark: np.ndarray | bool, rng: np.ra
     return np.where(d, darkened, light).astype(np.float32)
 
 
+def _visible(alpha: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Pixels a damage layer marks: opaque enough, and changed enough to be seen."""
+    return (alpha >= MASK_THRESHOLD) & (np.abs(after - before).max(axis=-1) >= VISIBLE_DELTA)
+
+
 def _damage(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe, track: FilmScratchTrack | None) -> tuple[np.ndarray, np.ndarray]:
     h, w = x.shape[:2]
     mask = np.zeros((h, w), bool)
@@ -368,20 +377,20 @@ def _damage(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe, track: Fi
             # large stains and smut are translucent on real prints, not opaque blots
             cover = float((a > 0.5).mean())
             a *= rng.uniform(*r.overlay_opacity) * (rng.uniform(0.15, 0.45) if cover > 0.08 else 1.0)
-            x = _blend(x, a, bool(rng.random() < r.p_dark_damage), rng)
-            mask |= a >= MASK_THRESHOLD
+            before, x = x, _blend(x, a, bool(rng.random() < r.p_dark_damage), rng)
+            mask |= _visible(a, before, x)
     if rng.random() < r.p_curves:
         a = _curves(h, w, rng, r) * rng.uniform(*r.overlay_opacity)
-        x = _blend(x, a, bool(rng.random() < r.p_dark_damage), rng)
-        mask |= a >= MASK_THRESHOLD
+        before, x = x, _blend(x, a, bool(rng.random() < r.p_dark_damage), rng)
+        mask |= _visible(a, before, x)
     if track is None and rng.random() < r.p_lines:
         track = FilmScratchTrack(h, w, rng, r)
     if track is not None:
         if (track.h, track.w) != (h, w):
             raise ValueError(f"FilmScratchTrack is {track.w}x{track.h}, frame is {w}x{h}")
         a, dark = track.step(rng)
-        x = _blend(x, a, dark, rng)
-        mask |= a >= MASK_THRESHOLD
+        before, x = x, _blend(x, a, dark, rng)
+        mask |= _visible(a, before, x)
     return x, mask
 
 

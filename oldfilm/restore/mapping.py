@@ -25,18 +25,18 @@ def _widths(nc: int, mc: int, n_up: int) -> list[int]:
     return [min(nc * 2**i, mc) for i in range(n_up + 1)]
 
 
-def _down_layers(w: list[int]) -> list[nn.Module]:
+def _down_layers(w: list[int], norm: str = "instance") -> list[nn.Module]:
     layers: list[nn.Module] = []
     for i in range(len(w) - 1):
-        layers += conv_in_relu(w[i], w[i + 1])
+        layers += conv_in_relu(w[i], w[i + 1], norm)
     return layers
 
 
-def _up_layers(w: list[int]) -> list[nn.Module]:
+def _up_layers(w: list[int], norm: str = "instance") -> list[nn.Module]:
     n_up = len(w) - 1
     layers: list[nn.Module] = []
     for i in range(n_up - 1):
-        layers += conv_in_relu(w[n_up - i], w[n_up - 1 - i])
+        layers += conv_in_relu(w[n_up - i], w[n_up - 1 - i], norm)
     layers.append(nn.Conv2d(w[1], w[0], 3, 1, 1))
     return layers
 
@@ -44,10 +44,11 @@ def _up_layers(w: list[int]) -> list[nn.Module]:
 class QualityMapping(nn.Module):
     needs_mask = False
 
-    def __init__(self, nc: int = 64, mc: int = 512, n_up: int = 4, n_blocks: int = 6):
+    def __init__(self, nc: int = 64, mc: int = 512, n_up: int = 4, n_blocks: int = 6, norm: str = "instance"):
         super().__init__()
         w = _widths(nc, mc, n_up)
-        self.model = nn.Sequential(*_down_layers(w), *[ResnetBlock(w[-1]) for _ in range(n_blocks)], *_up_layers(w))
+        self.model = nn.Sequential(*_down_layers(w, norm), *[ResnetBlock(w[-1], norm=norm) for _ in range(n_blocks)],
+                                   *_up_layers(w, norm))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.model(z)
@@ -57,12 +58,12 @@ class ScratchMapping(nn.Module):
     needs_mask = True
 
     def __init__(self, nc: int = 64, mc: int = 512, n_up: int = 4, n_blocks: int = 6, nl_blocks: int = 3,
-                 max_keys: int = 128 * 128):
+                 max_keys: int = 128 * 128, norm: str = "instance"):
         super().__init__()
         w = _widths(nc, mc, n_up)
-        self.before_NL = nn.Sequential(*_down_layers(w))
-        self.NL = PartialNonLocal(w[-1], w[-1], n_res=nl_blocks, max_keys=max_keys)
-        self.after_NL = nn.Sequential(*[ResnetBlock(w[-1]) for _ in range(n_blocks)], *_up_layers(w))
+        self.before_NL = nn.Sequential(*_down_layers(w, norm))
+        self.NL = PartialNonLocal(w[-1], w[-1], n_res=nl_blocks, max_keys=max_keys, norm=norm)
+        self.after_NL = nn.Sequential(*[ResnetBlock(w[-1], norm=norm) for _ in range(n_blocks)], *_up_layers(w, norm))
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.after_NL(self.NL(self.before_NL(z), mask))
@@ -96,10 +97,15 @@ class PatchAttentionMapping(nn.Module):
 
 def build_mapping(config: dict) -> nn.Module:
     """``config["kind"]`` in quality|scratch|patch_attention; other keys: nc, mc, n_up, n_blocks
-    (quality, scratch), nl_blocks and max_keys (scratch), n_res and patch_sizes (patch_attention)."""
+    (quality, scratch), nl_blocks and max_keys (scratch), n_res and patch_sizes (patch_attention),
+    norm (quality, scratch: "instance" as published, or "none", context_norm.make_norm)."""
     cfg = {**PUBLISHED_MAPPING, **config}
     kind = cfg.get("kind", "quality")
     common = {"nc": cfg["nc"], "mc": cfg["mc"], "n_up": cfg["n_up"]}
+    if kind in ("quality", "scratch"):
+        common["norm"] = cfg.get("norm", "instance")
+    elif cfg.get("norm", "instance") != "instance":
+        raise ValueError("the patch_attention mapping exists only with BOPBTL's instance norm")
     if kind == "quality":
         return QualityMapping(**common, n_blocks=cfg["n_blocks"])
     if kind == "scratch":

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .context_norm import applying, recording
+from .context_norm import applying, context_modules, recording
 from .tiling import run_tiled
 
 MASK_THRESHOLD = 0.4        # BOPBTL detection.py: sigmoid(logits) >= 0.4
@@ -158,6 +158,8 @@ def restore_image(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None =
     models = (nets.encoder, nets.mapping, nets.decoder)
     if H <= settings.tile and W <= settings.tile:
         y = _forward_whole(nets, src, pmask, device)
+    elif not any(context_modules(m) for m in models):
+        y = _tiled(nets, src, pmask, settings, device)      # pure convolutions (norm "none"): no context pass
     else:
         small, small_mask = _proxy(src, pmask, settings.stats_size, mult)
         with recording(*models):

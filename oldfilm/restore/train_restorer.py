@@ -44,10 +44,10 @@ TRAINER = "restorer"
 CONFIGS = {
     # light default: sized for >= 2 fps restore at 640x480 on 2 CPU cores (bench/restore_macs.py)
     "light": {
-        "vae": {"ngf": 8, "mc": 16, "n_down": 2, "n_res": 2},
-        "mapping_quality": {"kind": "quality", "nc": 16, "mc": 32, "n_up": 1, "n_blocks": 2},
-        "mapping_scratch": {"kind": "scratch", "nc": 16, "mc": 32, "n_up": 1, "n_blocks": 1, "nl_blocks": 1,
-                            "max_keys": 1024},
+        "vae": {"ngf": 8, "mc": 32, "n_down": 2, "n_res": 2, "norm": "none"},
+        "mapping_quality": {"kind": "quality", "nc": 32, "mc": 64, "n_up": 1, "n_blocks": 2, "norm": "none"},
+        "mapping_scratch": {"kind": "scratch", "nc": 32, "mc": 64, "n_up": 1, "n_blocks": 1, "nl_blocks": 1,
+                            "max_keys": 1024, "norm": "none"},
     },
     "tiny": {
         "vae": {"ngf": 4, "mc": 8, "n_down": 2, "n_res": 1},
@@ -257,7 +257,12 @@ def export(args: argparse.Namespace) -> int:
         ("Architecture", "BOPBTL's triplet-domain translation (restore-spec §3) at a light size: VAE_A encoder -> "
          "latent mapping -> VAE_B decoder; the quality path (`mapping-quality`) and the scratch path "
          "(`mapping-scratch`, partial non-local attention over clean latents; damage pixels set white first). "
-         "VAE_B is one network exported twice (`vae-b-quality` = `vae-b-scratch`). fp16 safetensors:\n\n"
+         "VAE_B is one network exported twice (`vae-b-quality` = `vae-b-scratch`). "
+         + ("Besides width, one departure from BOPBTL: no instance norm (`\"norm\": \"none\"`). Instance norm "
+            "without affine makes the networks blind to a photo's global brightness and contrast; a small VAE trained "
+            "briefly with it reconstructed clean crops at 21.1 dB (26 dB once global mean and spread were matched), "
+            "see docs/training-restore.md. " if cfg["vae"].get("norm") == "none" else "")
+         + "fp16 safetensors:\n\n"
          "| file | architecture, config | parameters | sha256 |\n| --- | --- | --- | --- |\n" + "\n".join(rows)),
         ("Training data and licences", "Clean photos (5% held out by file hash) and the same photos degraded on "
          "the fly by `oldfilm/restore/degrade.py` (recipe `photo`: BOPBTL's blur/noise/low-res/JPEG plus real film "

@@ -30,7 +30,7 @@ TRAINER = "scratch"
 THRESHOLD = 0.4
 CONFIGS = {
     # light default: sized for >= 2 fps restore at 640x480 on 2 CPU cores (bench/bench_restore_defaults.py)
-    "light": {"in_channels": 1, "out_channels": 1, "depth": 4, "conv_num": 1, "wf": 2},
+    "light": {"in_channels": 1, "out_channels": 1, "depth": 4, "conv_num": 1, "wf": 3},
     "tiny": {"in_channels": 1, "out_channels": 1, "depth": 2, "conv_num": 1, "wf": 2},
     "published": {"in_channels": 1, "out_channels": 1, "depth": 4, "conv_num": 2, "wf": 6},
 }
@@ -133,7 +133,8 @@ def export(args: argparse.Namespace) -> int:
                          f"Input: grey (ITU-R 601) in [-1,1]; output logits; scratch where sigmoid >= {THRESHOLD}."),
         ("Training data and licences", "Clean photos degraded on the fly by `oldfilm/restore/degrade.py` (recipe "
          "`photo` with more damage: overlays p=0.9, Bezier scratches p=0.5, film lines p=0.4); the target is the "
-         "degradation model's damage mask (overlay opacity >= 0.25). No real annotated scratches.\n\n" + DATA_LICENCES),
+         "degradation model's damage mask (opacity >= 0.25 and a visible change, >= 0.08 in some channel). No "
+         "real annotated scratches.\n\n" + DATA_LICENCES),
         ("Schedule and hardware", schedule_text(summary, [("detector", int(summary["args"].get("iters", 0)))])
          + "\n- loss: BCE (positive weight 3) + soft dice"),
         ("Quality (held-out)", f"{scores['n']} held-out photos (5% split by file hash), 256x256 centre crops, degraded "

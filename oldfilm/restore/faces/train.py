@@ -35,7 +35,7 @@ TRAINER = "faces"
 FACE_SIZE = 256
 CONFIGS = {
     # light default: sized for >= 2 fps restore (with faces) at 640x480 on 2 CPU cores (bench/restore_macs.py)
-    "light": {"ngf": 4, "spade_hidden": 8, "spectral_norm": True, "param_free_norm": "batch", "n_up": 5},
+    "light": {"ngf": 8, "spade_hidden": 16, "spectral_norm": True, "param_free_norm": "batch", "n_up": 5},
     "tiny": {"ngf": 2, "spade_hidden": 4, "spectral_norm": True, "param_free_norm": "batch", "n_up": 5},
     "published": {"ngf": 64, "spade_hidden": 128, "spectral_norm": True, "param_free_norm": "batch", "n_up": 5},
 }

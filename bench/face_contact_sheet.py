@@ -1,0 +1,84 @@
+"""Contact sheet of the installed face enhancer (`face-default`) alone, without the global restorer.
+
+Rows: the two real old photographs of ../shared/fixtures/old_photos, then two portraits of
+../shared/fixtures/faces degraded by the synthetic model (seed 1234), each run through the whole
+face stage exactly as `oldfilm restore PHOTO --no-restore --faces` does (detect, align, generate,
+blend) and shown zoomed on the largest face; then held-out UTKFace faces degraded the same way (the
+face card's protocol) and fed to the generator directly. A cell says so when dlib finds no face. Columns: input | classical baseline (threshold mask, Telea,
+fastNlMeans) | oldfilm face enhancer | clean target (synthetic rows only).
+
+    .venv/bin/python bench/face_contact_sheet.py --out docs/face-contact-sheet.jpg
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from restore_contact_sheet import fit, write_sheet  # same folder: run as a script from the repo root
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def zoom(img: np.ndarray, box, pad: float = 0.6) -> np.ndarray:
+    """The face box grown by ``pad`` of its side on every side, clipped to the image."""
+    h, w = img.shape[:2]
+    side = max(box.right - box.left, box.bottom - box.top)
+    cx, cy = (box.left + box.right) / 2, (box.top + box.bottom) / 2
+    half = side * (0.5 + pad)
+    x0, x1 = int(max(0, cx - half)), int(min(w, cx + half))
+    y0, y1 = int(max(0, cy - half)), int(min(h, cy + half))
+    return img[y0:y1, x0:x1]
+
+
+def main() -> None:
+    from oldfilm.options import FaceOptions, RunOptions
+    from oldfilm.restore.faces.detect import FaceDetector
+    from oldfilm.restore.faces.stage import build_face_stage
+    from oldfilm.restore.faces.train import face_recipe, load_face
+    from oldfilm.restore.degrade import degrade_pair
+    from oldfilm.restore.training import data as D
+    from oldfilm.restore.training.quality import classical_restore
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="docs/face-contact-sheet.jpg")
+    ap.add_argument("--synthetic", type=int, default=4)
+    ap.add_argument("--cell", type=int, default=256)
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    faces = build_face_stage(FaceOptions(enabled=True), RunOptions(device="cpu"))
+    rows = []
+    rng = np.random.default_rng(1234)
+    recipe = face_recipe(argparse.Namespace(overlays=str(D.SHARED_DATA / "overlays"), recipe="photo"))
+    whole = [(np.ascontiguousarray(cv2.imread(str(p))[..., ::-1]), None)
+             for p in sorted((SHARED / "fixtures" / "old_photos").glob("*.png"))]
+    for name in ("grace_hopper.jpg", "obama.jpg"):
+        clean = np.ascontiguousarray(cv2.imread(str(SHARED / "fixtures" / "faces" / name))[..., ::-1])
+        target, degraded, _ = degrade_pair(clean, rng, recipe)
+        whole.append((degraded, target))
+    for img, target in whole:
+        boxes = FaceDetector()(target if target is not None else img)
+        out = faces([img])[0]
+        base = classical_restore(img)
+        if boxes:
+            box = max(boxes, key=lambda b: (b.right - b.left) * (b.bottom - b.top))
+            rows.append([zoom(img, box), zoom(base, box), zoom(out, box), None if target is None else zoom(target, box)])
+        else:
+            out = fit(out, a.cell)
+            cv2.putText(out, "no face detected", (8, a.cell - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 0, 0), 1, cv2.LINE_AA)
+            rows.append([img, base, out, target])
+    images = D.ImageSet.from_folders([str(D.SHARED_DATA / "faces" / "utkface")], 0.05)
+    net = faces.generator
+    for path in images.val[: a.synthetic]:
+        target, degraded, _ = degrade_pair(load_face(path), rng, recipe)
+        with torch.inference_mode():
+            out = D.to_uint8(net(D.to_tensor([degraded])))[0]
+        rows.append([degraded, classical_restore(degraded), out, target])
+    write_sheet(rows, ("input", "classical baseline", "oldfilm face enhancer", "clean target"), a.cell, a.out)
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
