@@ -34,6 +34,7 @@ from .training import data as D
 from .training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
 from .training.loop import (Phase, add_common_arguments, args_record, default_photo_dirs, recipe_from_args,
                             run_phases, set_lr, setup_torch)
+from .training.loop import parse_config as parse_sizes
 from .training.losses import image_loss, kl_reduced
 from .training.quality import restoration_scores
 from .training.registry import arch_name_for
@@ -72,13 +73,8 @@ EXPORTS = {
 
 
 def parse_config(text: str) -> dict:
-    if text in CONFIGS:
-        return json.loads(json.dumps(CONFIGS[text]))
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError:
-        raise OldfilmError(f"--config {text}: expected one of {', '.join(CONFIGS)} or a JSON dict") from None
-    if not isinstance(cfg, dict) or not {"vae", "mapping_quality", "mapping_scratch"} <= set(cfg):
+    cfg = parse_sizes(text, CONFIGS)
+    if not {"vae", "mapping_quality", "mapping_scratch"} <= set(cfg):
         raise OldfilmError(f"--config {text}: a JSON dict with keys vae, mapping_quality, mapping_scratch")
     return cfg
 

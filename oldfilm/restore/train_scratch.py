@@ -19,8 +19,8 @@ from ..errors import OldfilmError
 from .detector import build_detector
 from .training import data as D
 from .training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
-from .training.loop import (Phase, start_single_net, add_common_arguments, default_photo_dirs, recipe_from_args,
-                            run_phases, set_lr, setup_torch)
+from .training.loop import (Phase, start_single_net, add_common_arguments, default_photo_dirs, parse_config,
+                            recipe_from_args, run_phases, set_lr, setup_torch)
 from .training.losses import dice_loss, focal_bce
 from .training.quality import mask_scores
 from .training.registry import arch_name_for, builtin_file
@@ -34,18 +34,6 @@ CONFIGS = {
     "tiny": {"in_channels": 1, "out_channels": 1, "depth": 2, "conv_num": 1, "wf": 2},
     "published": {"in_channels": 1, "out_channels": 1, "depth": 4, "conv_num": 2, "wf": 6},
 }
-
-
-def parse_config(text: str, configs: dict) -> dict:
-    if text in configs:
-        return dict(configs[text])
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError:
-        raise OldfilmError(f"--config {text}: expected one of {', '.join(configs)} or a JSON dict") from None
-    if not isinstance(cfg, dict):
-        raise OldfilmError(f"--config {text}: expected a JSON dict")
-    return cfg
 
 
 def gray(x: torch.Tensor) -> torch.Tensor:

@@ -22,8 +22,8 @@ import torch
 from ...errors import OldfilmError
 from ..training import data as D
 from ..training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
-from ..training.loop import (Phase, start_single_net, add_common_arguments, recipe_from_args, run_phases, set_lr,
-                             setup_torch)
+from ..training.loop import (Phase, start_single_net, add_common_arguments, parse_config, recipe_from_args,
+                             run_phases, set_lr, setup_torch)
 from ..training.losses import image_loss
 from ..training.quality import classical_restore
 from ..training.registry import arch_name_for, builtin_file
@@ -40,16 +40,6 @@ CONFIGS = {
     "published": {"ngf": 64, "spade_hidden": 128, "spectral_norm": True, "param_free_norm": "batch", "n_up": 5},
 }
 FACE_BOX = (0.15, 0.85)   # central part of the aligned crop scored as "face region"
-
-
-def parse_config(text: str) -> dict:
-    if text in CONFIGS:
-        return dict(CONFIGS[text])
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError:
-        raise OldfilmError(f"--config {text}: expected one of {', '.join(CONFIGS)} or a JSON dict") from None
-    return cfg
 
 
 def face_recipe(args: argparse.Namespace):
@@ -97,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise OldfilmError(f"--crop {args.crop}: the SPADE generator needs a multiple of 32")
     device = setup_torch(args)
     run_dir = RunDir(args.out)
-    r = start_single_net(args, run_dir, TRAINER, "face", parse_config(args.config), build_face_generator, device)
+    r = start_single_net(args, run_dir, TRAINER, "face", parse_config(args.config, CONFIGS), build_face_generator, device)
     net, opt = r.net, r.opt
     images = D.ImageSet.from_folders(face_dirs(args), args.val_fraction)
     recipe = face_recipe(args)

@@ -8,6 +8,7 @@ optimizer and RNG state every ``--save-every`` iterations, and ``--resume``.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from ...device import resolve_device
+from ...errors import OldfilmError
 from ..degrade import DegradeRecipe, recipe_by_name
 from .data import DEFAULT_PHOTO_DIRS, SHARED_DATA
 from .run_dir import RunDir, RunState
@@ -55,6 +57,19 @@ def add_common_arguments(p: argparse.ArgumentParser, *, crop: int, batch: int, d
     d.add_argument("--eval-images", type=int, default=32, help="held-out images scored at export")
     p.add_argument("--config", default="light", help="network size: light (default), tiny (tests), published, or a JSON dict")
     p.add_argument("--lr", type=float, default=2e-4)
+
+
+def parse_config(text: str, configs: dict[str, dict]) -> dict:
+    """``--config``: a name in ``configs`` (a deep copy) or a JSON dict of network sizes."""
+    if text in configs:
+        return json.loads(json.dumps(configs[text]))
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError:
+        raise OldfilmError(f"--config {text}: expected one of {', '.join(configs)} or a JSON dict") from None
+    if not isinstance(cfg, dict):
+        raise OldfilmError(f"--config {text}: expected a JSON dict")
+    return cfg
 
 
 def default_photo_dirs() -> list[str]:
