@@ -183,3 +183,22 @@ def test_preview_writes_a_contact_sheet(tmp_path):
     assert main(["--preview", str(out), "--images", str(tmp_path / "missing.png")]) != 0
     img = contact_sheet([photo(64, 64)], 0, NOTHING, per_row=1, side=64)
     assert img.shape == (64, 2 * 3 * 64 + 6, 3)
+
+
+def test_broad_translucent_stains_degrade_but_are_not_marked():
+    """A stain over most of the frame is blended (the picture changes) but left out of the mask."""
+    from oldfilm.restore import degrade as G
+
+    img = np.full((64, 64, 3), 150, np.uint8)
+    r = replace(NOTHING, overlays_dir=str(OVERLAYS), p_overlay=1.0, overlay_opacity=(1.0, 1.0), p_dark_damage=1.0,
+                overlay_scale=(1.6, 1.6), overlay_count=(1, 1))
+    full = np.ones((40, 40), np.float32)          # covers the whole frame: a broad stain
+    bank = G.overlay_bank(str(OVERLAYS))
+    orig = bank.pick
+    bank.pick = lambda rng: full
+    try:
+        out, mask = degrade(img, np.random.default_rng(0), r)
+    finally:
+        bank.pick = orig
+    assert np.abs(out.astype(int) - 150).mean() > 10     # visibly darkened
+    assert not mask.any()

@@ -211,6 +211,28 @@ def test_short_nogan_run_resume_and_export(photo_dir, tmp_path, monkeypatch):
     assert (docs / "colorize-default-contact.jpg").is_file() and (docs / "colorize-default-quality.md").is_file()
 
 
+def test_init_gen_starts_from_given_weights(photo_dir, tmp_path, capsys):
+    """--init-gen: a fresh run's generator starts from another run's weights, not from random ones."""
+    from oldfilm.colorize.train import build_generator, resolve_gen_config
+
+    src = build_generator(resolve_gen_config("tiny"))
+    for t in src.parameters():
+        torch.nn.init.constant_(t, 0.0123)
+    init = tmp_path / "init.pt"
+    torch.save(src.state_dict(), init)
+    out = tmp_path / "run"
+    argv = ["--data", str(photo_dir), "--out", str(out), "--no-progress", "--threads", "1", "--size", "64",
+            "--batch-size", "2", "--iters", "1,0,0", "--ckpt-every", "1", "--gen-config", "tiny", "--val-pct", "40",
+            "--lr", "0", "0", "0", "--init-gen", str(init)]
+    assert _train(argv) == 0
+    got = torch.load(out / "generator_pretrained.pt", weights_only=True)
+    conv = next(k for k in got if k.endswith("weight") and got[k].ndim == 4)
+    assert torch.allclose(got[conv], torch.full_like(got[conv], 0.0123))
+    assert json.loads((out / "run.json").read_text())["init_gen"] == str(init.resolve())
+    assert _train([*argv[:3], str(tmp_path / "run2"), *argv[4:-1], str(tmp_path / "missing.pt")]) != 0
+    assert "--init-gen" in capsys.readouterr().err
+
+
 def test_bad_arguments_are_one_line_errors(photo_dir, tmp_path, capsys):
     assert _train(["--data", str(photo_dir), "--out", str(tmp_path / "r"), "--iters", "3,x"]) != 0
     assert "--iters" in capsys.readouterr().err

@@ -93,6 +93,7 @@ def test_scratch_trains_resumes_and_exports(photos, tmp_path):
     assert train_cli.run(_args(["scratch", "--export", str(run), "--dest", str(dest), "--eval-images", "3"])) == 0
     _check_export(dest, ["scratch-default.safetensors"])
     assert "F1" in _card(dest, "scratch-default.md")
+    assert "marked on the same 3 crops aged and scanned but undamaged" in _card(dest, "scratch-default.md")
 
 
 def test_restorer_trains_resumes_and_exports(photos, tmp_path):
@@ -131,3 +132,15 @@ def test_faces_trains_resumes_and_exports(photos, tmp_path):
 def test_export_of_a_missing_run_is_one_line(tmp_path):
     with pytest.raises(OldfilmError, match="no checkpoint"):
         train_cli.run(_args(["scratch", "--export", str(tmp_path / "nothing")]))
+
+
+def test_flagged_fraction_counts_marks_on_undamaged_pictures():
+    from oldfilm.restore.training.quality import flagged_fraction
+
+    flat = [np.full((10, 10, 3), 128, np.uint8), np.full((10, 30, 3), 40, np.uint8)]
+    def marks_first_column(rgb):
+        m = np.zeros(rgb.shape[:2], np.uint8)
+        m[:, 0] = 255
+        return m
+    s = flagged_fraction(flat, marks_first_column)
+    assert s["flagged"] == 20 / 400 and s["flagged_base"] == 0.0 and s["n"] == 2

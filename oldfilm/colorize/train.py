@@ -88,6 +88,7 @@ class TrainConfig:
     pct_start: float = 0.3
     feature_loss: str = "l1"
     feature_net: str | None = None
+    init_gen: str | None = None         # start the generator from these weights (fine-tuning)
     weights_gen: tuple[float, float] = (1.0, 1.5)
     critic_nf: int = 64
     critic_thresh: float = 0.65
@@ -397,6 +398,23 @@ def _load_into(path: Path, model: nn.Module, opt) -> None:
     load_model(path, model, opt, with_opt=opt is not None, device="cpu")
 
 
+def read_generator_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A generator state_dict from a run's ``generator*.pt`` or a builtin colorizer ``.safetensors``
+    (fp16 there: cast to fp32 for training)."""
+    if not path.is_file():
+        raise OldfilmError(f"--init-gen {path}: no such file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            sd = load_file(str(path))
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - a truncated or foreign file: one line, not a traceback
+        raise OldfilmError(f"--init-gen {path}: not a generator checkpoint ({type(e).__name__})") from None
+    return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+
+
 def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, budget: Budget | None = None) -> RunState:
     """Run (or continue) all three phases; returns the final state."""
     from fastai.learner import Learner
@@ -440,6 +458,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, budget:
     generator = build_generator(cfg.gen_config)
     if resume and (out / "generator.pt").is_file():
         generator.load_state_dict(torch.load(out / "generator.pt", map_location="cpu", weights_only=True))
+    elif cfg.init_gen:
+        generator.load_state_dict(read_generator_weights(Path(cfg.init_gen)))
     loss = build_feature_loss(cfg.feature_loss, cfg.feature_net)
     dls = make_dls(cfg, train_files, val_files, device, epoch_seed=state.iters_done["gen"] + state.iters_done["crit"] + state.iters_done["gan"])
     loss.to(device)
@@ -544,6 +564,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gen-config", default="default", help=f"generator config: {', '.join(GEN_PRESETS)} or JSON")
     p.add_argument("--feature-loss", choices=FEATURE_LOSSES, default="l1")
     p.add_argument("--feature-net", metavar="FILE", help="self-trained feature net for --feature-loss selfsup")
+    p.add_argument("--init-gen", metavar="FILE",
+                   help="start the generator from these weights (a run's generator_pretrained.pt or a colorizer "
+                        ".safetensors with the same --gen-config): fine-tuning")
     p.add_argument("--train-feature-net", type=int, metavar="ITERS",
                    help="first train a self-supervised feature net for ITERS iterations into OUT/featnet.pt")
     p.add_argument("--lr", type=float, nargs=3, metavar=("GEN", "CRIT", "GAN"), default=(1e-3, 1e-3, 2e-5))
@@ -600,7 +623,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         gen_config=resolve_gen_config(args.gen_config), size=args.size, batch_size=args.batch_size,
         iters_gen=gi, iters_crit=ci, iters_gan=ai, minutes=minutes, ckpt_every=args.ckpt_every,
         lr_gen=args.lr[0], lr_crit=args.lr[1], lr_gan=args.lr[2], feature_loss=args.feature_loss,
-        feature_net=args.feature_net, weights_gen=(1.0, args.gan_weight), critic_nf=args.critic_nf,
+        feature_net=args.feature_net, init_gen=str(Path(args.init_gen).resolve()) if args.init_gen else None,
+        weights_gen=(1.0, args.gan_weight), critic_nf=args.critic_nf,
         val_pct=args.val_pct, caps=_parse_caps(args.cap), seed=args.seed, threads=args.threads or None,
         device=args.device, bf16=args.bf16,
     )

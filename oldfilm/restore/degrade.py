@@ -23,7 +23,11 @@ Damage comes before the scan-like operations because it is on the print: the sca
 compresses it with the rest. The mask marks where damage is visible: opacity >= 0.25 and the damage
 changed the pixel by >= 0.08 in some channel. Light dust on a white sky or a dark hair in a shadow
 changes nothing, and marking it would teach the detector to guess, and would make the inpainting
-path white out good pixels.
+path white out good pixels. Broad translucent stains and smut (an overlay covering > 8% of the
+frame, blended at 15-45% of its opacity) are degradation but not marked: the picture shows through
+them, so they are unstructured damage for the restorer to lift (BOPBTL's quality path), and an
+inpainter fed their mask would erase the picture beneath; marking them also taught the detector
+that any broad dark region (a dark coat) is damage.
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ import numpy as np
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MASK_THRESHOLD = 0.25          # damage opacity from which a pixel can be marked, in [0,1]
 VISIBLE_DELTA = 0.08           # ... and only if the damage changed it by this much (about 20 uint8 levels)
+BROAD_COVER = 0.08             # an overlay covering more of the frame than this is a translucent stain
 
 
 @dataclass(frozen=True)
@@ -375,10 +380,11 @@ def _damage(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe, track: Fi
         for _ in range(int(rng.integers(r.overlay_count[0], r.overlay_count[1] + 1))):
             a = _place_overlay(bank.pick(rng), h, w, rng, r.overlay_scale)
             # large stains and smut are translucent on real prints, not opaque blots
-            cover = float((a > 0.5).mean())
-            a *= rng.uniform(*r.overlay_opacity) * (rng.uniform(0.15, 0.45) if cover > 0.08 else 1.0)
+            broad = float((a > 0.5).mean()) > BROAD_COVER
+            a *= rng.uniform(*r.overlay_opacity) * (rng.uniform(0.15, 0.45) if broad else 1.0)
             before, x = x, _blend(x, a, bool(rng.random() < r.p_dark_damage), rng)
-            mask |= _visible(a, before, x)
+            if not broad:   # a see-through stain is for the restorer to lift, not for the inpainter to erase
+                mask |= _visible(a, before, x)
     if rng.random() < r.p_curves:
         a = _curves(h, w, rng, r) * rng.uniform(*r.overlay_opacity)
         before, x = x, _blend(x, a, bool(rng.random() < r.p_dark_damage), rng)

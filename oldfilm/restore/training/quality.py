@@ -91,3 +91,14 @@ def mask_scores(pairs: Sequence[Triplet], detect: Callable[[np.ndarray], np.ndar
         base.add(threshold_mask(degraded), truth)
     return {"f1": model.f1, "precision": model.precision, "recall": model.recall,
             "f1_base": base.f1, "n": len(pairs)}
+
+def flagged_fraction(images: Sequence[np.ndarray], detect: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
+    """Share of pixels ``detect`` marks on pictures with no damage (uint8 RGB): every marked pixel is
+    a false positive, and the scratch path would inpaint it. Pooled over all pixels, with the
+    threshold baseline's share for scale."""
+    marked = base = total = 0
+    for rgb in images:
+        marked += int((detect(rgb) > 127).sum())
+        base += int((threshold_mask(rgb) > 127).sum())
+        total += rgb.shape[0] * rgb.shape[1]
+    return {"flagged": marked / max(total, 1), "flagged_base": base / max(total, 1), "n": len(images)}
