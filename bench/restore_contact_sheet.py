@@ -2,8 +2,8 @@
 
 Rows: the two real old photographs of ../shared/fixtures/old_photos, then held-out photos degraded
 by the synthetic model (seed 1234). Columns: input | classical baseline (threshold mask, Telea,
-fastNlMeans) | oldfilm restore --scratches on --faces (installed defaults) | clean target (synthetic
-rows only).
+fastNlMeans) | oldfilm restore --scratches off --faces | oldfilm restore --scratches on --faces
+(installed defaults) | clean target (synthetic rows only).
 
     .venv/bin/python bench/restore_contact_sheet.py --out docs/restore-contact-sheet.jpg
 """
@@ -54,18 +54,22 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(2)
     run = RunOptions(device="cpu")
-    restore = build_restore_stage(RestoreOptions(scratches="on"), run)
+    quality = build_restore_stage(RestoreOptions(scratches="off"), run)
+    scratch = build_restore_stage(RestoreOptions(scratches="on"), run)
     faces = build_face_stage(FaceOptions(enabled=True), run)
+
+    def ours(stage, img):
+        return faces(stage([img]))[0] if faces else stage([img])[0]
+
     rows = []
     for p in sorted((SHARED / "fixtures" / "old_photos").glob("*.png")):
         img = cv2.imread(str(p))[..., ::-1].copy()
-        out = faces(restore([img]))[0] if faces else restore([img])[0]
-        rows.append([img, classical_restore(img), out, None])
+        rows.append([img, classical_restore(img), ours(quality, img), ours(scratch, img), None])
     images = ImageSet.from_folders([str(SHARED_DATA / d) for d in DEFAULT_PHOTO_DIRS], 0.05)
     for target, degraded, _ in held_out_pairs(images.val, a.synthetic, 256, 1234, recipe_by_name("photo", SHARED_DATA / "overlays")):
-        out = faces(restore([degraded]))[0] if faces else restore([degraded])[0]
-        rows.append([degraded, classical_restore(degraded), out, target])
-    write_sheet(rows, ("input", "classical baseline", "oldfilm default", "clean target"), a.cell, a.out)
+        rows.append([degraded, classical_restore(degraded), ours(quality, degraded), ours(scratch, degraded), target])
+    write_sheet(rows, ("input", "classical baseline", "ours, scratches off", "ours, scratches on", "clean target"),
+                a.cell, a.out)
     print(f"wrote {a.out}")
 
 
