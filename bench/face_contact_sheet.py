@@ -12,14 +12,12 @@ fastNlMeans) | oldfilm face enhancer | clean target (synthetic rows only).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 from restore_contact_sheet import fit, write_sheet  # same folder: run as a script from the repo root
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def zoom(img: np.ndarray, box, pad: float = 0.6) -> np.ndarray:
@@ -52,10 +50,9 @@ def main() -> None:
     rows = []
     rng = np.random.default_rng(1234)
     recipe = face_recipe(argparse.Namespace(overlays=str(D.SHARED_DATA / "overlays"), recipe="photo"))
-    whole = [(np.ascontiguousarray(cv2.imread(str(p))[..., ::-1]), None)
-             for p in sorted((SHARED / "fixtures" / "old_photos").glob("*.png"))]
+    whole = [(D.read_rgb(p), None) for p in D.real_old_photos()]
     for name in ("grace_hopper.jpg", "obama.jpg"):
-        clean = np.ascontiguousarray(cv2.imread(str(SHARED / "fixtures" / "faces" / name))[..., ::-1])
+        clean = D.read_rgb(D.SHARED_DATA.parent / "fixtures" / "faces" / name)
         target, degraded, _ = degrade_pair(clean, rng, recipe)
         whole.append((degraded, target))
     for img, target in whole:

@@ -10,13 +10,11 @@ fastNlMeans) | oldfilm restore --scratches off --faces | oldfilm restore --scrat
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def fit(img: np.ndarray, side: int) -> np.ndarray:
@@ -44,7 +42,8 @@ def main() -> None:
     from oldfilm.restore.degrade import recipe_by_name
     from oldfilm.restore.faces.stage import build_face_stage
     from oldfilm.restore.stage import build_restore_stage
-    from oldfilm.restore.training.data import DEFAULT_PHOTO_DIRS, SHARED_DATA, ImageSet, held_out_pairs
+    from oldfilm.restore.training.data import (DEFAULT_PHOTO_DIRS, SHARED_DATA, ImageSet, held_out_pairs, read_rgb,
+                                               real_old_photos)
     from oldfilm.restore.training.quality import classical_restore
 
     ap = argparse.ArgumentParser()
@@ -62,8 +61,8 @@ def main() -> None:
         return faces(stage([img]))[0] if faces else stage([img])[0]
 
     rows = []
-    for p in sorted((SHARED / "fixtures" / "old_photos").glob("*.png")):
-        img = cv2.imread(str(p))[..., ::-1].copy()
+    for p in real_old_photos():
+        img = read_rgb(p)
         rows.append([img, classical_restore(img), ours(quality, img), ours(scratch, img), None])
     images = ImageSet.from_folders([str(SHARED_DATA / d) for d in DEFAULT_PHOTO_DIRS], 0.05)
     for target, degraded, _ in held_out_pairs(images.val, a.synthetic, 256, 1234, recipe_by_name("photo", SHARED_DATA / "overlays")):

@@ -121,8 +121,7 @@ def _card(full_cfg: dict, cfg: dict, st: dict, fig: dict, sha: str, size_mb: flo
         f"- generator pretraining: {of('gen', 0, 'iters_gen')}, "
         f"{cfg['size']} px crops, batch {cfg['batch_size']}, one-cycle lr_max {cfg['lr_gen']}, "
         f"loss `{cfg['feature_loss']}` (docs/feature-loss.md)"
-        + (f", starting from the weights of `{Path(cfg['init_gen']).parent.name}/{Path(cfg['init_gen']).name}` (fine-tuning)"
-           if cfg.get("init_gen") else "") + ";",
+        + (f", fine-tuned from `{Path(*Path(cfg['init_gen']).parts[-2:])}`" if cfg.get("init_gen") else "") + ";",
         f"- critic pretraining: {of('crit', 1, 'iters_crit')} "
         f"(patch critic nf {cfg['critic_nf']}, generated vs real, lr {cfg['lr_crit']});",
         f"- GAN: {of('gan', 2, 'iters_gan')}, AdaptiveGANSwitcher "

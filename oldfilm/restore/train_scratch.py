@@ -63,11 +63,6 @@ def detect_fn(net: torch.nn.Module, device: torch.device):
     return detect
 
 
-def real_old_photos() -> list[Path]:
-    """The real old photographs among the shared fixtures (none on a machine without them)."""
-    return sorted((D.SHARED_DATA.parent / "fixtures" / "old_photos").glob("*.png"))
-
-
 def run(args: argparse.Namespace) -> int:
     if args.export:
         return export(args)
@@ -121,7 +116,7 @@ def export(args: argparse.Namespace) -> int:
     clean = flagged_fraction([d for _, d, _ in D.held_out_pairs(images.val, args.eval_images, 256, seed=1234,
                                                                 recipe=undamaged)], detect)
     with torch.inference_mode():   # as `oldfilm restore` runs it: any size, on a 256 px short side
-        real = flagged_fraction([D.read_rgb(p) for p in real_old_photos()],
+        real = flagged_fraction([D.read_rgb(p) for p in D.real_old_photos()],
                                 lambda rgb: detect_scratches(net, rgb).astype(np.uint8) * 255)
     dest = Path(args.dest) if args.dest else Path(__file__).resolve().parents[2] / "checkpoints"
     name, card = builtin_file("scratch", None, fallback="scratch-default.safetensors")

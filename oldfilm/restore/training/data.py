@@ -28,6 +28,11 @@ DEFAULT_PHOTO_DIRS = [
 FOLDER_SHARE_CAPS = {"clothing_cc0": 0.3}
 
 
+def real_old_photos() -> list[Path]:
+    """The real old photographs among the shared fixtures (none on a machine without them)."""
+    return sorted((SHARED_DATA.parent / "fixtures" / "old_photos").glob("*.png"))
+
+
 def is_held_out(path: Path, fraction: float) -> bool:
     """Deterministic validation membership from the file's bytes (renames and moves keep it)."""
     digest = hashlib.sha1(path.read_bytes()).digest()

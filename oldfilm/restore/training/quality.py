@@ -92,6 +92,7 @@ def mask_scores(pairs: Sequence[Triplet], detect: Callable[[np.ndarray], np.ndar
     return {"f1": model.f1, "precision": model.precision, "recall": model.recall,
             "f1_base": base.f1, "n": len(pairs)}
 
+
 def flagged_fraction(images: Sequence[np.ndarray], detect: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
     """Share of pixels ``detect`` marks on pictures with no damage (uint8 RGB): every marked pixel is
     a false positive, and the scratch path would inpaint it. Pooled over all pixels, with the
