@@ -338,7 +338,9 @@ def load_builtin(path: str | Path) -> nn.Module:
         raise WeightsFormatError(path, f"unknown architecture {arch_name!r} in checkpoint metadata")
     config = json.loads(meta.get("oldfilm.config", "{}"))
     module = _ARCHITECTURES[arch_name].build(config)
-    return strict_load(module, read_state_dict(path), path)
+    module = strict_load(module, read_state_dict(path), path)
+    module.oldfilm_meta = meta      # operating points saved with the weights (e.g. a detector's threshold)
+    return module
 
 
 def load_file(path: str | Path) -> nn.Module:

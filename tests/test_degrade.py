@@ -202,3 +202,45 @@ def test_broad_translucent_stains_degrade_but_are_not_marked():
         bank.pick = orig
     assert np.abs(out.astype(int) - 150).mean() > 10     # visibly darkened
     assert not mask.any()
+
+
+def test_thin_content_is_picture_not_damage():
+    """Drawn sticks, rails, wires and rims change the picture and the target alike, never the mask."""
+    img = photo(96, 96)
+    r = replace(NOTHING, p_content=1.0, content_count=(3, 3))
+    changed = 0
+    for seed in range(6):
+        tgt, out, mask = degrade_pair(img, np.random.default_rng(seed), r)
+        assert np.array_equal(tgt, out)           # nothing else ran: the content is in the target
+        assert not mask.any()
+        changed += int(np.abs(out.astype(int) - img).max(axis=2).__ge__(30).mean() > 0.003)
+    assert changed >= 5
+    # with damage on top, the mask is the damage's alone: the same seed without content marks the same kind
+    d = replace(NOTHING, p_curves=1.0, p_content=1.0)
+    _, out, mask = degrade_pair(img, np.random.default_rng(0), d)
+    assert mask.any() and mask.mean() < 0.5 * 255
+
+
+def test_content_off_draws_nothing(monkeypatch):
+    """p_content=0 (every recipe but the detector's) never reaches the content painter nor draws
+    from the generator for it, so older recipes keep their seeded bytes."""
+    from oldfilm.restore import degrade as G
+
+    def boom(*a, **k):
+        raise AssertionError("content drawn at p_content=0")
+
+    monkeypatch.setattr(G, "_content", boom)
+    img = photo()
+    for seed in range(3):
+        degrade(img, np.random.default_rng(seed), DegradeRecipe(overlays_dir=str(OVERLAYS)))
+    # the only draw p_content adds is its coin: at p=1 the painter runs, at p=0 no coin is thrown
+    calls = []
+    monkeypatch.setattr(G, "_content", lambda x, rng, r: calls.append(1) or x)
+    a = degrade_pair(img, np.random.default_rng(7), NOTHING)
+    rng = np.random.default_rng(7)
+    b = degrade_pair(img, rng, replace(NOTHING, p_content=1.0))
+    assert calls == [1] and np.array_equal(a[1], b[1])
+    ref = np.random.default_rng(7)
+    ref.random()                      # the coin, then what every recipe draws
+    degrade_pair(img, ref, NOTHING)
+    assert rng.random() == ref.random()

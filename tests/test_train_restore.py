@@ -93,7 +93,22 @@ def test_scratch_trains_resumes_and_exports(photos, tmp_path):
     assert train_cli.run(_args(["scratch", "--export", str(run), "--dest", str(dest), "--eval-images", "3"])) == 0
     _check_export(dest, ["scratch-default.safetensors"])
     assert "F1" in _card(dest, "scratch-default.md")
-    assert "marked on the same 3 crops aged and scanned but undamaged" in _card(dest, "scratch-default.md")
+    card = _card(dest, "scratch-default.md")
+    assert "marked on the same 3 crops aged and scanned but undamaged" in card
+    assert "with thin picture content drawn in" in card and "unmarked, p=0.6" in card
+    assert "at the calibrated threshold" in card and "at BOPBTL's 0.4" in card
+    from oldfilm.restore.restorer import detector_threshold
+
+    det = W.load_builtin(dest / "scratch-default.safetensors")
+    assert 0.3 <= detector_threshold(det) <= 0.9
+    assert float(W.read_builtin_meta(dest / "scratch-default.safetensors")["oldfilm.threshold"]) == detector_threshold(det)
+
+
+def test_scratch_recipe_takes_thin_content_from_the_command_line():
+    from oldfilm.restore.train_scratch import scratch_recipe
+
+    assert scratch_recipe(_args(["scratch", "--out", "x"])).p_content == pytest.approx(0.6)
+    assert scratch_recipe(_args(["scratch", "--out", "x", "--p-content", "0"])).p_content == 0.0
 
 
 def test_restorer_trains_resumes_and_exports(photos, tmp_path):
@@ -144,3 +159,65 @@ def test_flagged_fraction_counts_marks_on_undamaged_pictures():
         return m
     s = flagged_fraction(flat, marks_first_column)
     assert s["flagged"] == 20 / 400 and s["flagged_base"] == 0.0 and s["n"] == 2
+
+
+def test_scratch_warm_start_into_a_deeper_detector(photos, tmp_path):
+    """--init-from keeps every level of the shallower run: the deeper net gives the same stem,
+    down levels and (shifted) up blocks, and only the new deepest level starts fresh."""
+    src = tmp_path / "shallow"
+    assert _train("scratch", src, photos, ["--iters", "2", "--crop", "32", "--batch", "2"]) == 0
+    old = RunDir(src).load()["models"]["detector"]
+    deep = tmp_path / "deep"
+    cfg = json.dumps({"in_channels": 1, "out_channels": 1, "depth": 3, "conv_num": 1, "wf": 2})
+    args = ["--iters", "0", "--crop", "32", "--batch", "2", "--init-from", str(src)]
+    assert train_cli.run(_args(["scratch", "--out", str(deep), "--data", str(photos), "--overlays", str(OVERLAYS),
+                                "--config", cfg, "--save-every", "1", "--no-progress", "--val-fraction", "0.5",
+                                *args])) == 0
+    from oldfilm.restore.detector import build_detector
+    from oldfilm.restore.train_scratch import warm_start
+
+    net = build_detector(json.loads(cfg))
+    warm_start(net, json.loads(cfg), RunDir(src))
+    new = net.state_dict()
+    assert torch.equal(new["first.1.weight"], old["first.1.weight"])
+    assert torch.equal(new["down_path.1.block.1.weight"], old["down_path.1.block.1.weight"])
+    assert torch.equal(new["up_path.1.up.2.weight"], old["up_path.0.up.2.weight"])   # 2 levels up, same shape
+    assert torch.equal(new["last.1.weight"], old["last.1.weight"])
+    assert "down_path.2.block.1.weight" not in old
+    wider = {"in_channels": 1, "out_channels": 1, "depth": 3, "conv_num": 1, "wf": 3}
+    with pytest.raises(OldfilmError, match="does not fit"):
+        warm_start(build_detector(wider), wider, RunDir(src))
+
+
+def test_best_threshold_picks_the_best_f1_and_prefers_fewer_marks():
+    from oldfilm.restore.training.quality import best_threshold
+
+    truth = np.zeros((8, 8), np.uint8)
+    truth[:, :2] = 255
+    prob = np.full((8, 8), 0.1, np.float32)
+    prob[:, :2] = 0.7                      # the damage
+    prob[:, 2] = 0.45                      # a false mark that only low thresholds take
+    t, f1 = best_threshold([prob], [truth])
+    assert f1 == 1.0 and 0.45 < t <= 0.7 and t == 0.7   # every threshold in (0.45, 0.7] is perfect: the highest wins
+    t2, f2 = best_threshold([prob], [truth], grid=(0.3, 0.4))
+    assert t2 == 0.4 and f2 < 1.0
+
+
+def test_detector_threshold_comes_from_the_checkpoint(tmp_path):
+    """The restore stage marks at the threshold saved with our weights; a file without one (a
+    published detector) keeps BOPBTL's 0.4."""
+    from oldfilm.restore import restorer as R
+    from oldfilm.restore.detector import build_detector
+    from oldfilm.restore.training.registry import arch_name_for
+
+    cfg = {"in_channels": 1, "out_channels": 1, "depth": 2, "conv_num": 1, "wf": 2}
+    net = build_detector(cfg).eval()
+    assert R.detector_threshold(net) == 0.4
+    path = tmp_path / "det.safetensors"
+    W.save_builtin(net, arch_name_for(build_detector), cfg, path, extra={"threshold": "0.75"})
+    det = W.load_builtin(path)
+    assert R.detector_threshold(det) == 0.75
+    rgb = (np.random.default_rng(0).random((40, 48, 3)) * 255).astype(np.uint8)
+    p = R.scratch_probability(det, rgb)
+    assert np.array_equal(R.detect_scratches(det, rgb), p >= 0.75)
+    assert not np.array_equal(p >= 0.75, p >= 0.4)          # the two operating points differ here

@@ -5,6 +5,10 @@ image, generator state and recipe give the same bytes.
 
 Order of operations, and why:
 
+0. **thin picture content** (only where a recipe asks, p_content > 0: the scratch detector's
+   hard negatives): sticks, poles, railings, wires and spectacle rims drawn into the clean picture
+   in its own colours, shaded and softened by the lens. They are in the target and never in the
+   mask, so a detector learns that a thin line is not by itself damage.
 1. **tone** (kept in the restoration target, see :func:`degrade_pair`): grayscale or sepia toning.
    A restorer must not invent colour, so a toned photo stays toned.
 2. **ageing of the print** (to undo): fading towards a warm paper white, contrast loss, halftone
@@ -83,6 +87,10 @@ class DegradeRecipe:
     line_count: tuple[int, int] = (1, 3)
     line_width_px: tuple[int, int] = (1, 3)
     p_dark_damage: float = 0.4                        # else light (white) damage
+    # thin picture content (sticks, poles, railings, wires, spectacle rims): part of the photo, in
+    # the target and never in the mask. Hard negatives for the scratch detector (0 elsewhere).
+    p_content: float = 0.0
+    content_count: tuple[int, int] = (1, 4)
     # BOPBTL's four scan operations (spec §8), each p=0.7, random order
     p_blur: float = 0.7
     blur_kernels: tuple[int, ...] = (3, 5, 7)
@@ -400,6 +408,78 @@ def _damage(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe, track: Fi
     return x, mask
 
 
+# --------------------------------------------------------------------------- thin picture content
+
+
+def _stroke_colour(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An RGB colour of the picture itself, pushed dark or light: what a stick or a rail in the
+    scene looks like, rather than the flat paper white or black of damage."""
+    h, w = x.shape[:2]
+    c = x[int(rng.integers(h)), int(rng.integers(w))].astype(np.float32)
+    lum = _luma(x)
+    if rng.random() < 0.6:      # dark object, no darker than the photo's own shadows
+        lo = float(np.percentile(lum, 2))
+        target = rng.uniform(lo, lo + 0.25)
+    else:
+        hi = float(np.percentile(lum, 98))
+        target = rng.uniform(hi - 0.25, hi)
+    return np.clip(c * (target / max(float(c @ np.array([0.299, 0.587, 0.114])), 1e-3)), 0, 1).astype(np.float32)
+
+
+def _content(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe) -> np.ndarray:
+    """Draw 1-4 thin objects into the picture (float32 HxWx3 in [0,1] -> same): straight sticks
+    and poles (mostly near vertical), railings (parallel bars), wires (gentle curves), spectacle
+    rims (small ellipses). Shaded along their length, one side lit, softened by the lens: a
+    scratch detector has to learn that thin is not the same as damaged."""
+    h, w = x.shape[:2]
+    side = max(h, w)
+    for _ in range(int(rng.integers(r.content_count[0], r.content_count[1] + 1))):
+        layer = np.zeros((h, w), np.uint8)
+        kind = rng.choice(4, p=[0.45, 0.2, 0.2, 0.15])
+        width = int(rng.integers(1, 6))
+        if kind in (0, 1):                                  # stick / railing
+            u = rng.random()
+            ang = rng.normal(math.pi / 2, 0.12) if u < 0.55 else (rng.normal(0, 0.1) if u < 0.75 else rng.uniform(0, math.pi))
+            length = rng.uniform(0.15, 0.9) * side
+            d = np.array([math.cos(ang), math.sin(ang)])
+            n_bars = 1 if kind == 0 else int(rng.integers(3, 9))
+            gap = rng.uniform(5, 20) * np.array([-d[1], d[0]])
+            p0 = rng.uniform(0, 1, 2) * (w, h)
+            for i in range(n_bars):
+                a, b = p0 + i * gap, p0 + i * gap + length * d
+                cv2.line(layer, tuple(np.round(a * 4).astype(int)), tuple(np.round(b * 4).astype(int)), 255, width, cv2.LINE_AA, shift=2)
+            if kind == 1:                                   # the rail the bars hang from
+                cv2.line(layer, tuple(np.round(p0 * 4).astype(int)), tuple(np.round((p0 + (n_bars - 1) * gap) * 4).astype(int)),
+                         255, max(1, width), cv2.LINE_AA, shift=2)
+        elif kind == 2:                                     # wire
+            t = np.linspace(0, 1, 48, dtype=np.float32)[:, None]
+            p0 = rng.uniform(0, 1, 2) * (w, h)
+            p3 = rng.uniform(0, 1, 2) * (w, h)
+            sag = np.array([0.0, rng.uniform(0.02, 0.15) * side])
+            p1, p2 = p0 + (p3 - p0) / 3 + sag, p0 + 2 * (p3 - p0) / 3 + sag
+            pts = (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t**2 * p2 + t**3 * p3
+            cv2.polylines(layer, [np.round(pts * 4).astype(np.int32)], False, 255, min(width, 2), cv2.LINE_AA, shift=2)
+        else:                                               # spectacle rims
+            c = rng.uniform(0.2, 0.8, 2) * (w, h)
+            ax = rng.uniform(0.02, 0.08) * side
+            axes = (int(ax * 4), int(ax * rng.uniform(0.6, 1.0) * 4))
+            sep = ax * rng.uniform(2.1, 2.6)
+            for sgn in (-1, 1):
+                cc = tuple(np.round((c + (sgn * sep / 2, 0)) * 4).astype(int))
+                cv2.ellipse(layer, cc, axes, 0, 0, 360, 255, min(width, 2), cv2.LINE_AA, shift=2)
+        alpha = layer.astype(np.float32) / 255.0
+        alpha = cv2.GaussianBlur(alpha, (0, 0), rng.uniform(0.3, 1.0))
+        col = _stroke_colour(x, rng)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        g = rng.uniform(-1, 1, 2)
+        ramp = 1 + rng.uniform(0.0, 0.3) * ((xx * g[0] + yy * g[1]) / side)   # light falls off along it
+        # one side lit: the layer shifted by a pixel, lighter
+        lit = np.roll(alpha, (int(rng.integers(-1, 2)), int(rng.integers(-1, 2))), axis=(0, 1)) * rng.uniform(0, 0.35)
+        paint = np.clip(col[None, None] * ramp[..., None] + lit[..., None], 0, 1)
+        x = x * (1 - alpha[..., None]) + paint * alpha[..., None]
+    return np.clip(x, 0, 1).astype(np.float32)
+
+
 # --------------------------------------------------------------------------- BOPBTL scan operations
 
 
@@ -480,7 +560,10 @@ def degrade_pair(
     """
     _check(rgb)
     r = recipe or DegradeRecipe()
-    x = _tone(rgb.astype(np.float32) / 255.0, rng, r)
+    x = rgb.astype(np.float32) / 255.0
+    if r.p_content > 0 and rng.random() < r.p_content:   # no draw at p=0: older recipes keep their bytes
+        x = _content(x, rng, r)
+    x = _tone(x, rng, r)
     target = np.round(x * 255).astype(np.uint8)
     x = _age(x, rng, r)
     x, mask = _damage(x, rng, r, track)

@@ -99,3 +99,20 @@ class ScratchDetector(nn.Module):
 def build_detector(config: dict) -> ScratchDetector:
     """``config`` keys: in_channels, out_channels, depth, conv_num, wf (all optional)."""
     return ScratchDetector(**{**PUBLISHED_DETECTOR, **config})
+
+
+def deepen_state_dict(state: dict[str, torch.Tensor], depth: int, new_depth: int) -> dict[str, torch.Tensor]:
+    """A ``depth``-level detector's weights laid out for ``new_depth`` >= ``depth`` levels (same wf
+    and conv_num): the first ``depth`` down levels, the stem and the head keep their weights; the
+    up blocks move down the list (the deepest up block comes first), so each keeps its resolution
+    and channels. The new deepest levels are left out, for a warm start to initialise fresh."""
+    if new_depth < depth:
+        raise ValueError(f"cannot deepen a {depth}-level detector to {new_depth} levels")
+    shift = new_depth - depth
+    out = {}
+    for k, v in state.items():
+        if k.startswith("up_path."):
+            i, rest = k[len("up_path."):].split(".", 1)
+            k = f"up_path.{int(i) + shift}.{rest}"
+        out[k] = v
+    return out

@@ -241,6 +241,15 @@ def scratch_probability(detector: nn.Module, rgb: np.ndarray, device: torch.devi
     return cv2.resize(prob, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def detect_scratches(detector: nn.Module, rgb: np.ndarray, device: torch.device | str = "cpu") -> np.ndarray:
-    """bool H x W: True where sigmoid(logits) >= 0.4 (BOPBTL's threshold)."""
-    return scratch_probability(detector, rgb, device) >= MASK_THRESHOLD
+def detector_threshold(detector: nn.Module) -> float:
+    """The probability from which ``detector`` marks a pixel: the threshold calibrated at export
+    and saved in our checkpoint's metadata (``oldfilm.threshold``), else BOPBTL's 0.4."""
+    meta = getattr(detector, "oldfilm_meta", None) or {}
+    return float(meta.get("oldfilm.threshold", MASK_THRESHOLD))
+
+
+def detect_scratches(detector: nn.Module, rgb: np.ndarray, device: torch.device | str = "cpu",
+                     threshold: float | None = None) -> np.ndarray:
+    """bool H x W: True where sigmoid(logits) >= ``threshold`` (default: :func:`detector_threshold`)."""
+    t = detector_threshold(detector) if threshold is None else threshold
+    return scratch_probability(detector, rgb, device) >= t

@@ -103,3 +103,21 @@ def flagged_fraction(images: Sequence[np.ndarray], detect: Callable[[np.ndarray]
         base += int((threshold_mask(rgb) > 127).sum())
         total += rgb.shape[0] * rgb.shape[1]
     return {"flagged": marked / max(total, 1), "flagged_base": base / max(total, 1), "n": len(images)}
+
+
+THRESHOLD_GRID = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))   # 0.30 ... 0.90
+
+
+def best_threshold(probs: Sequence[np.ndarray], truths: Sequence[np.ndarray],
+                   grid: Sequence[float] = THRESHOLD_GRID) -> tuple[float, float]:
+    """(threshold, F1) of the grid threshold with the highest pooled pixel F1 of ``probs`` (float
+    HxW in [0,1]) against ``truths`` (uint8 {0,255}); ties go to the higher threshold, which marks
+    fewer pixels for the inpainter to erase."""
+    best = (grid[0], -1.0)
+    for t in grid:
+        c = F1Counts()
+        for p, m in zip(probs, truths):
+            c.add(((p >= t) * 255).astype(np.uint8), m)
+        if c.f1 >= best[1]:
+            best = (float(t), c.f1)
+    return best
