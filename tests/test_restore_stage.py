@@ -208,3 +208,16 @@ def test_stage_with_builtin_weights(builtin_light, scratches, expect):
     assert stage.report()["scratch_frames"] == expect * len(frames)
     stage.reset()
     assert stage.report()["scratch_frames"] == 0
+
+
+@pytest.mark.parametrize("min_marked, scratches, expect", [("0.5", "auto", 1), ("1.0", "auto", 0), ("1.0", "on", 1)])
+def test_auto_takes_the_scratch_path_only_above_the_saved_share(builtin_light, min_marked, scratches, expect):
+    """The fixture's detector marks every pixel. Saved with auto_min_marked 0.5, `auto` inpaints;
+    saved with 1.0 (a share no frame exceeds), `auto` keeps the quality path and `on` inpaints anyway."""
+    det = weights.load_builtin(builtin_light / DEFAULT_SCRATCH_FILES["detector"])
+    weights.save_builtin(det, "bopbtl-detector", LIGHT_DET, builtin_light / DEFAULT_SCRATCH_FILES["detector"],
+                         extra={"auto_min_marked": min_marked})
+    stage = build_restore_stage(RestoreOptions(scratches=scratches), RunOptions(device="cpu"))
+    assert stage._auto_min_marked == float(min_marked)
+    stage([_photo(48, 64)])
+    assert stage.report()["scratch_frames"] == expect

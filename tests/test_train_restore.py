@@ -101,7 +101,9 @@ def test_scratch_trains_resumes_and_exports(photos, tmp_path):
 
     det = W.load_builtin(dest / "scratch-default.safetensors")
     assert 0.3 <= detector_threshold(det) <= 0.9
-    assert float(W.read_builtin_meta(dest / "scratch-default.safetensors")["oldfilm.threshold"]) == detector_threshold(det)
+    meta = W.read_builtin_meta(dest / "scratch-default.safetensors")
+    assert float(meta["oldfilm.threshold"]) == detector_threshold(det)
+    assert 0.0 <= float(meta["oldfilm.auto_min_marked"]) <= 1.0 and "`--scratches auto` takes the scratch path" in card
 
 
 def test_scratch_recipe_takes_thin_content_from_the_command_line():

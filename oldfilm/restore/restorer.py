@@ -248,6 +248,14 @@ def detector_threshold(detector: nn.Module) -> float:
     return float(meta.get("oldfilm.threshold", MASK_THRESHOLD))
 
 
+def detector_auto_min_marked(detector: nn.Module) -> float:
+    """The share of marked pixels above which ``--scratches auto`` takes the scratch path: what the
+    detector marks on most undamaged photos (``oldfilm.auto_min_marked``, measured at export), so a
+    photo it only speckles with false marks keeps the quality path. 0 (any marked pixel) without it."""
+    meta = getattr(detector, "oldfilm_meta", None) or {}
+    return float(meta.get("oldfilm.auto_min_marked", 0.0))
+
+
 def detect_scratches(detector: nn.Module, rgb: np.ndarray, device: torch.device | str = "cpu",
                      threshold: float | None = None) -> np.ndarray:
     """bool H x W: True where sigmoid(logits) >= ``threshold`` (default: :func:`detector_threshold`)."""

@@ -3,7 +3,9 @@
 ``build_restore_stage(opts, run)`` loads the named restorer (``--restorer``, default ``default``)
 and, unless ``--scratches off``, the scratch detector, and returns a Stage. Per frame:
 detect scratches (auto/on) -> pick the path: the scratch path (hole filling + masked mapping)
-when the mask has any scratch pixel (or always with ``on``), else the quality path -> restore.
+always with ``on``; with ``auto`` when the detector marks more of the frame than it marks on most
+undamaged photos (a threshold saved with our detector; any pixel for a file without one), else
+the quality path -> restore.
 Missing weights stop it with one NoWeightsError line; never random weights.
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..options import RestoreOptions, RunOptions
 from ..stage import StageBase
 from .. import weights
 from .published import HR_SLOT, SLOT_ROLES
-from .restorer import RestorerNets, TileSettings, detect_scratches, restore_image
+from .restorer import RestorerNets, TileSettings, detect_scratches, detector_auto_min_marked, restore_image
 
 
 def load_paths(model: str) -> tuple[RestorerNets | None, RestorerNets | None]:
@@ -55,6 +57,7 @@ class RestoreStage(StageBase):
         self.scratches = scratches
         self.device = torch.device(device)
         self.settings = settings
+        self._auto_min_marked = detector_auto_min_marked(detector) if detector is not None else 0.0
         self._scratch_frames = 0
 
     def _restore(self, frame: np.ndarray) -> np.ndarray:
@@ -63,8 +66,8 @@ class RestoreStage(StageBase):
         mask = None
         if self.detector is not None and self.scratches != "off":
             mask = detect_scratches(self.detector, frame, self.device)
-        use_scratch = self.scratch is not None and (
-            self.scratches == "on" or (mask is not None and bool(mask.any())) or self.quality is None)
+        scratched = mask is not None and bool(mask.any()) and float(mask.mean()) > self._auto_min_marked
+        use_scratch = self.scratch is not None and (self.scratches == "on" or scratched or self.quality is None)
         nets = self.scratch if use_scratch else self.quality
         assert nets is not None
         if use_scratch and mask is not None and mask.any():
