@@ -213,9 +213,9 @@ def test_thin_content_is_picture_not_damage():
         tgt, out, mask = degrade_pair(img, np.random.default_rng(seed), r)
         assert np.array_equal(tgt, out)           # nothing else ran: the content is in the target
         assert not mask.any()
-        changed += int(np.abs(out.astype(int) - img).max(axis=2).__ge__(30).mean() > 0.003)
+        changed += int((np.abs(out.astype(int) - img).max(axis=2) >= 30).mean() > 0.003)
     assert changed >= 5
-    # with damage on top, the mask is the damage's alone: the same seed without content marks the same kind
+    # with a Bezier scratch on top, the mask holds the scratch, not the content
     d = replace(NOTHING, p_curves=1.0, p_content=1.0)
     _, out, mask = degrade_pair(img, np.random.default_rng(0), d)
     assert mask.any() and mask.mean() < 0.5 * 255

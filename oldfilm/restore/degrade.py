@@ -423,7 +423,12 @@ def _stroke_colour(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     else:
         hi = float(np.percentile(lum, 98))
         target = rng.uniform(hi - 0.25, hi)
-    return np.clip(c * (target / max(float(c @ np.array([0.299, 0.587, 0.114])), 1e-3)), 0, 1).astype(np.float32)
+    return np.clip(c * (target / max(float(_luma(c)), 1e-3)), 0, 1).astype(np.float32)
+
+
+def _subpx(p: np.ndarray) -> tuple[int, int]:
+    """A point in pixels as OpenCV's 2-bit fixed point (``shift=2``): antialiased sub-pixel drawing."""
+    return tuple(np.round(np.asarray(p) * 4).astype(int))
 
 
 def _content(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe) -> np.ndarray:
@@ -433,6 +438,7 @@ def _content(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe) -> np.nd
     scratch detector has to learn that thin is not the same as damaged."""
     h, w = x.shape[:2]
     side = max(h, w)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     for _ in range(int(rng.integers(r.content_count[0], r.content_count[1] + 1))):
         layer = np.zeros((h, w), np.uint8)
         kind = rng.choice(4, p=[0.45, 0.2, 0.2, 0.15])
@@ -447,10 +453,9 @@ def _content(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe) -> np.nd
             p0 = rng.uniform(0, 1, 2) * (w, h)
             for i in range(n_bars):
                 a, b = p0 + i * gap, p0 + i * gap + length * d
-                cv2.line(layer, tuple(np.round(a * 4).astype(int)), tuple(np.round(b * 4).astype(int)), 255, width, cv2.LINE_AA, shift=2)
+                cv2.line(layer, _subpx(a), _subpx(b), 255, width, cv2.LINE_AA, shift=2)
             if kind == 1:                                   # the rail the bars hang from
-                cv2.line(layer, tuple(np.round(p0 * 4).astype(int)), tuple(np.round((p0 + (n_bars - 1) * gap) * 4).astype(int)),
-                         255, max(1, width), cv2.LINE_AA, shift=2)
+                cv2.line(layer, _subpx(p0), _subpx(p0 + (n_bars - 1) * gap), 255, width, cv2.LINE_AA, shift=2)
         elif kind == 2:                                     # wire
             t = np.linspace(0, 1, 48, dtype=np.float32)[:, None]
             p0 = rng.uniform(0, 1, 2) * (w, h)
@@ -465,12 +470,10 @@ def _content(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe) -> np.nd
             axes = (int(ax * 4), int(ax * rng.uniform(0.6, 1.0) * 4))
             sep = ax * rng.uniform(2.1, 2.6)
             for sgn in (-1, 1):
-                cc = tuple(np.round((c + (sgn * sep / 2, 0)) * 4).astype(int))
-                cv2.ellipse(layer, cc, axes, 0, 0, 360, 255, min(width, 2), cv2.LINE_AA, shift=2)
+                cv2.ellipse(layer, _subpx(c + (sgn * sep / 2, 0)), axes, 0, 0, 360, 255, min(width, 2), cv2.LINE_AA, shift=2)
         alpha = layer.astype(np.float32) / 255.0
         alpha = cv2.GaussianBlur(alpha, (0, 0), rng.uniform(0.3, 1.0))
         col = _stroke_colour(x, rng)
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         g = rng.uniform(-1, 1, 2)
         ramp = 1 + rng.uniform(0.0, 0.3) * ((xx * g[0] + yy * g[1]) / side)   # light falls off along it
         # one side lit: the layer shifted by a pixel, lighter

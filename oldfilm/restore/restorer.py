@@ -241,19 +241,22 @@ def scratch_probability(detector: nn.Module, rgb: np.ndarray, device: torch.devi
     return cv2.resize(prob, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def _saved(detector: nn.Module, key: str, default: float) -> float:
+    """An operating point saved in our checkpoint's metadata (``weights.load_builtin``), else ``default``."""
+    return float((getattr(detector, "oldfilm_meta", None) or {}).get(key, default))
+
+
 def detector_threshold(detector: nn.Module) -> float:
     """The probability from which ``detector`` marks a pixel: the threshold calibrated at export
     and saved in our checkpoint's metadata (``oldfilm.threshold``), else BOPBTL's 0.4."""
-    meta = getattr(detector, "oldfilm_meta", None) or {}
-    return float(meta.get("oldfilm.threshold", MASK_THRESHOLD))
+    return _saved(detector, "oldfilm.threshold", MASK_THRESHOLD)
 
 
 def detector_auto_min_marked(detector: nn.Module) -> float:
     """The share of marked pixels above which ``--scratches auto`` takes the scratch path: what the
     detector marks on most undamaged photos (``oldfilm.auto_min_marked``, measured at export), so a
     photo it only speckles with false marks keeps the quality path. 0 (any marked pixel) without it."""
-    meta = getattr(detector, "oldfilm_meta", None) or {}
-    return float(meta.get("oldfilm.auto_min_marked", 0.0))
+    return _saved(detector, "oldfilm.auto_min_marked", 0.0)
 
 
 def detect_scratches(detector: nn.Module, rgb: np.ndarray, device: torch.device | str = "cpu",

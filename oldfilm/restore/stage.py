@@ -66,7 +66,7 @@ class RestoreStage(StageBase):
         mask = None
         if self.detector is not None and self.scratches != "off":
             mask = detect_scratches(self.detector, frame, self.device)
-        scratched = mask is not None and bool(mask.any()) and float(mask.mean()) > self._auto_min_marked
+        scratched = mask is not None and float(mask.mean()) > self._auto_min_marked   # min >= 0: some pixel marked
         use_scratch = self.scratch is not None and (self.scratches == "on" or scratched or self.quality is None)
         nets = self.scratch if use_scratch else self.quality
         assert nets is not None

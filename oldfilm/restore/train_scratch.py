@@ -80,7 +80,7 @@ def detect_fn(net: torch.nn.Module, device: torch.device, threshold: float = THR
 def warm_start(net: torch.nn.Module, cfg: dict, source: RunDir) -> None:
     """Load ``source``'s latest detector into ``net``; new deeper levels keep their fresh init."""
     meta, ckpt = source.meta(), source.load()
-    if meta.get("trainer") != TRAINER or ckpt is None:
+    if meta.get("trainer") != TRAINER:
         raise OldfilmError(f"--init-from {source.path}: not a scratch-detector run with a checkpoint")
     old = {**PUBLISHED_DETECTOR, **meta["configs"]["detector"]}
     new = {**PUBLISHED_DETECTOR, **cfg}
