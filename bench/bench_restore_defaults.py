@@ -64,7 +64,7 @@ def build_stages(from_configs: bool, mask: np.ndarray):
     if not from_configs:
         run = RunOptions(device="cpu")
         return (build_restore_stage(RestoreOptions(scratches="on"), run),
-                build_face_stage(FaceOptions(enabled=True), run), "installed checkpoints")
+                build_face_stage(FaceOptions(enabled=True), run, is_video=True), "installed checkpoints")
     from oldfilm.restore.detector import build_detector
     from oldfilm.restore.faces.spade import build_face_generator
     from oldfilm.restore.faces.train import CONFIGS as FC

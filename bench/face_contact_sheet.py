@@ -33,7 +33,6 @@ def zoom(img: np.ndarray, box, pad: float = 0.6) -> np.ndarray:
 
 def main() -> None:
     from oldfilm.options import FaceOptions, RunOptions
-    from oldfilm.restore.faces.detect import FaceDetector
     from oldfilm.restore.faces.stage import build_face_stage
     from oldfilm.restore.faces.train import face_recipe, load_face
     from oldfilm.restore.degrade import degrade_pair
@@ -56,7 +55,7 @@ def main() -> None:
         target, degraded, _ = degrade_pair(clean, rng, recipe)
         whole.append((degraded, target))
     for img, target in whole:
-        boxes = FaceDetector()(target if target is not None else img)
+        boxes = faces.detector(target if target is not None else img)
         out = faces([img])[0]
         base = classical_restore(img)
         if boxes:

@@ -117,6 +117,9 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--no-faces", dest="faces", action="store_false", help="do not enhance faces")
     p.add_argument("--landmarks", type=int, choices=(5, 68), default=5,
                    help="5 (default) or 68; the 68-point model is licensed for non-commercial use only")
+    p.add_argument("--face-detector", choices=("auto", "hog", "cnn"), default="auto",
+                   help="dlib detector for --faces: cnn finds faded and low-contrast old faces but costs seconds "
+                        "a frame on a CPU; hog is fast (default auto: cnn for photos, hog for videos)")
     p.add_argument("--restorer", default="default", metavar="NAME|PATH", help="restoration model or checkpoint")
     _add_colorize_arguments(p)
     p.set_defaults(handler=_cmd_restore, suffix="_restored")
@@ -126,7 +129,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     _add_job_arguments(p)
     _add_colorize_arguments(p)
     p.set_defaults(handler=_cmd_restore, suffix="_colorized", colorize=True, no_restore=True, faces=False,
-                   scratches="auto", landmarks=5, restorer="default")
+                   scratches="auto", landmarks=5, restorer="default", face_detector="auto")
 
     p = sub.add_parser("info", help="streams, codecs, fps, duration, size, rotation, bit depth, black-and-white",
                        description="Describe media files.")
@@ -153,7 +156,7 @@ def _selected_command(argv: list[str]) -> str | None:
 def options_from_args(args: argparse.Namespace) -> PipelineOptions:
     return PipelineOptions(
         restore=RestoreOptions(enabled=not args.no_restore, model=args.restorer, scratches=args.scratches),
-        faces=FaceOptions(enabled=args.faces, landmarks=args.landmarks),
+        faces=FaceOptions(enabled=args.faces, landmarks=args.landmarks, detector=args.face_detector),
         colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor),
         run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads),
         encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth),

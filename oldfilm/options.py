@@ -44,6 +44,12 @@ class FaceOptions:
     model: str = "default"
     landmarks: Literal[5, 68] = 5        # 68 is iBUG 300-W: non-commercial licence
     min_face: int = 24                   # px; smaller faces are skipped
+    detector: Literal["auto", "hog", "cnn"] = "auto"   # auto: cnn for photos, hog for video frames
+
+    def detector_for(self, is_video: bool) -> str:
+        if self.detector != "auto":
+            return self.detector
+        return "hog" if is_video else "cnn"
 
 
 @dataclass

@@ -95,7 +95,7 @@ def test_restore_help_lists_every_option(capsys):
         main(["restore", "--help"])
     assert ei.value.code == 0
     out = capsys.readouterr().out
-    for opt in ("--colorize", "--no-restore", "--scratches", "--faces", "--no-faces", "--landmarks", "--render-factor",
+    for opt in ("--colorize", "--no-restore", "--scratches", "--faces", "--no-faces", "--landmarks", "--face-detector", "--render-factor",
                 "--colorizer", "--restorer", "--crf", "--codec", "--bit-depth", "--device", "--precision",
                 "--batch-size", "--segment-seconds", "--overwrite", "--json", "--compare", "--quiet", "-o"):
         assert opt in out, opt
@@ -103,17 +103,18 @@ def test_restore_help_lists_every_option(capsys):
 
 def test_flags_fill_the_option_dataclasses():
     args = build_parser("restore").parse_args(
-        ["restore", "x.jpg", "--colorize", "--no-restore", "--scratches", "on", "--no-faces", "--landmarks", "68",
+        ["restore", "x.jpg", "--colorize", "--no-restore", "--scratches", "on", "--no-faces", "--landmarks", "68", "--face-detector", "hog",
          "--render-factor", "12", "--colorizer", "stable", "--restorer", "r.pth", "--crf", "20", "--codec", "ffv1",
          "--bit-depth", "10", "--device", "cpu", "--precision", "fp32", "--batch-size", "2"])
     o = options_from_args(args)
     assert (o.restore.enabled, o.restore.scratches, o.restore.model) == (False, "on", "r.pth")
-    assert (o.faces.enabled, o.faces.landmarks) == (False, 68)
+    assert (o.faces.enabled, o.faces.landmarks, o.faces.detector) == (False, 68, "hog")
     assert (o.colorize.enabled, o.colorize.model, o.colorize.render_factor) == (True, "stable", 12)
     assert (o.encode.codec, o.encode.crf, o.encode.bit_depth) == ("ffv1", 20, 10)
     assert (o.run.device, o.run.precision, o.run.batch_size) == ("cpu", "fp32", 2)
     dflt = options_from_args(build_parser("restore").parse_args(["restore", "x.jpg"]))
     assert dflt.restore.enabled and dflt.faces.enabled is None and not dflt.colorize.enabled
+    assert dflt.faces.detector == "auto"
 
 
 def test_batch_goes_on_past_a_corrupt_photo(tmp_path, stages, capsys):

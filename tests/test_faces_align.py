@@ -131,3 +131,21 @@ def test_small_face_is_found_by_upsampling(detector):
     assert detector.plan(160, 128).upsampled
     assert len(detector(small)) == 1
     assert len(FaceDetector(min_face=120)(small)) == 0     # at upsample 0 the same face is missed
+
+
+def test_cnn_detector_finds_the_faded_old_face_hog_misses():
+    old = np.asarray(Image.open(DATA.parent / "old_photos" / "rni6_David_Hilbert.png").convert("RGB"))
+    assert FaceDetector(min_face=24)(old) == []                       # HOG, as the photo plan runs it
+    boxes = FaceDetector(min_face=60, kind="cnn")(old)               # 1.33x copy: fast enough for a test
+    assert len(boxes) == 1
+    b = boxes[0]
+    # Hilbert's face (between hat brim and collar): centre near (104, 146), about 100 px
+    assert abs((b.left + b.right) / 2 - 104) < 15 and abs((b.top + b.bottom) / 2 - 146) < 15
+    assert 70 < b.size < 140 and b.score > 0
+
+
+def test_unknown_detector_kind_is_one_clear_error():
+    from oldfilm.errors import OldfilmError
+
+    with pytest.raises(OldfilmError, match="face detector 'mtcnn'"):
+        FaceDetector(kind="mtcnn")

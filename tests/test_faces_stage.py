@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from oldfilm.errors import NoWeightsError
+from oldfilm.errors import NoWeightsError, OldfilmError
 from oldfilm.options import FaceOptions, RunOptions
 from oldfilm.restore.faces.align import similarity_scale
 from oldfilm.restore.faces.blend import _frame_box
@@ -170,7 +170,12 @@ def test_build_face_stage_with_the_builtin_default(monkeypatch, tmp_path, genera
     save_builtin(generator, ARCH_NAME, TINY, tmp_path / "face-default.safetensors", extra={"crop_size": 64})
     stage = build_face_stage(FaceOptions(), RunOptions(device="cpu"))
     assert isinstance(stage, FaceStage) and stage.crop_size == 64
-    (out,) = stage([photo("grace_hopper")])
+    assert stage.detector.kind == "cnn"             # photos: the detector that finds faded old faces
+    assert build_face_stage(FaceOptions(), RunOptions(device="cpu"), is_video=True).detector.kind == "hog"
+    assert build_face_stage(FaceOptions(detector="hog"), RunOptions(device="cpu")).detector.kind == "hog"
+    with pytest.raises(OldfilmError, match="--face-detector"):
+        build_face_stage(FaceOptions(detector="mtcnn"), RunOptions(device="cpu"))
+    (out,) = stage([photo("grace_hopper", 0.3)])
     assert stage.report() == {"faces": 1} and stage.warnings == []
     stage68 = build_face_stage(FaceOptions(landmarks=68), RunOptions(device="cpu"))
     assert stage68.warnings == [LICENCE_NOTE_68] and "commercial" in LICENCE_NOTE_68
@@ -180,3 +185,20 @@ def test_crop_scale_follows_face_size(stage):
     big, small = photo("obama"), photo("obama", 0.5)
     fb, fs = stage.find_faces(big)[0], (stage.reset(), stage.find_faces(small))[1][0]
     assert similarity_scale(fb.crop_to_frame) == pytest.approx(2 * similarity_scale(fs.crop_to_frame), rel=0.1)
+
+
+def test_black_and_white_photo_gets_no_colour_from_the_face_generator(stage):
+    grey = photo("grace_hopper").mean(axis=2, keepdims=True).round().astype(np.uint8).repeat(3, axis=2)
+    (out,) = stage([grey])
+    assert stage.report() == {"faces": 1}
+    assert not np.array_equal(out, grey)                       # the face was replaced...
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])   # ...in grey
+    stage.reset()
+    (colour,) = stage([photo("grace_hopper")])
+    assert np.abs(colour.astype(int) - colour[..., :1]).max() > 10       # a colour photo keeps its colour
+
+
+def test_face_detector_option_defaults_by_medium():
+    assert FaceOptions().detector_for(is_video=False) == "cnn"
+    assert FaceOptions().detector_for(is_video=True) == "hog"
+    assert FaceOptions(detector="cnn").detector_for(is_video=True) == "cnn"

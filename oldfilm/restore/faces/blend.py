@@ -64,6 +64,13 @@ def match_colour(face: np.ndarray, reference: np.ndarray, weight: np.ndarray) ->
     return np.clip(out, 0.0, 255.0).astype(np.float32)
 
 
+def to_gray(face: np.ndarray) -> np.ndarray:
+    """float32 SxSx3 in [0, 255] -> the same with R = G = B = its ITU-R 601 luma (OpenCV's
+    RGB2GRAY weights): a black-and-white frame keeps no colour from the face generator."""
+    y = face @ np.array([0.299, 0.587, 0.114], np.float32)
+    return np.repeat(y[..., None], 3, axis=2).astype(np.float32)
+
+
 @dataclass
 class PasteFace:
     """One face to composite: the enhanced crop (float32 SxSx3 in [0, 255]), its alpha (float32

@@ -17,9 +17,10 @@ from ...device import inference, resolve_device
 from ...errors import NoWeightsError, OldfilmError
 from ...options import FaceOptions, RunOptions
 from ...stage import StageBase
+from ..restorer import is_grayscale
 from .align import AlignedFace, align_face
-from .blend import PasteFace, crop_alpha, match_colour, paste_faces, valid_mask
-from .detect import FaceBox, FaceDetector
+from .blend import PasteFace, crop_alpha, match_colour, paste_faces, to_gray, valid_mask
+from .detect import DETECTORS, FaceBox, FaceDetector
 from .landmarks import LICENCE_NOTE_68, AlignPoints, LandmarkModel
 from .smoothing import LandmarkSmoother
 
@@ -114,10 +115,13 @@ class FaceStage(StageBase):
         result = []
         for frame, faces in zip(frames, per_frame):
             pastes = []
+            gray = bool(faces) and is_grayscale(frame)
             for a in faces:
                 valid = valid_mask(a.crop_to_frame, a.size, frame.shape[:2])
                 alpha = crop_alpha(valid)
                 face = match_colour(next(enhanced), a.crop, alpha)
+                if gray:    # the generator tints grey faces; a black-and-white photo stays one
+                    face = to_gray(face)
                 pastes.append(PasteFace(face, alpha, a.crop_to_frame))
             result.append(paste_faces(frame, pastes) if pastes else np.ascontiguousarray(frame))
             self._faces += len(pastes)
@@ -150,11 +154,13 @@ def load_face_generator(model: str) -> tuple[nn.Module, int]:
     return net, _crop_size(slot, path)
 
 
-def build_face_stage(opts: FaceOptions, run: RunOptions) -> FaceStage | None:
+def build_face_stage(opts: FaceOptions, run: RunOptions, is_video: bool = False) -> FaceStage | None:
     """The face stage, or None when faces are off or (auto) no face generator is installed.
 
     opts.enabled: None = on when the generator is installed; True = required (one-line
     NoWeightsError when missing); False = off. A model other than 'default' is always required.
+    The face detector is ``opts.detector_for(is_video)``: by default dlib's CNN for photos (it finds
+    faded and low-contrast old faces) and HOG for video frames (several times cheaper).
     """
     if opts.enabled is False:
         return None
@@ -162,6 +168,8 @@ def build_face_stage(opts: FaceOptions, run: RunOptions) -> FaceStage | None:
         raise OldfilmError(f"--landmarks {opts.landmarks}: expected 5 or 68")
     if opts.min_face < 1:
         raise OldfilmError(f"--min-face {opts.min_face}: expected a positive pixel size")
+    if opts.detector not in ("auto", *DETECTORS):
+        raise OldfilmError(f"--face-detector {opts.detector}: expected auto, {', '.join(DETECTORS)}")
     try:
         generator, crop = load_face_generator(opts.model)
     except NoWeightsError as e:
@@ -170,8 +178,9 @@ def build_face_stage(opts: FaceOptions, run: RunOptions) -> FaceStage | None:
             return None
         raise NoWeightsError(f"--faces: {e}") from None
     device = resolve_device(run.device)
+    detector = FaceDetector(min_face=opts.min_face, kind=opts.detector_for(is_video))
     return FaceStage(generator, crop, opts, device=device, precision=run.precision,
-                     batch_size=run.batch_size)
+                     batch_size=run.batch_size, detector=detector)
 
 
 __all__ = ["FaceStage", "build_face_stage", "load_face_generator", "crops_to_tensor", "tensor_to_faces"]
