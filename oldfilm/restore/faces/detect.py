@@ -5,8 +5,9 @@ Two detectors, both dlib's:
 * ``hog``: the HOG frontal detector BOPBTL uses. About 0.1 s for a 1 MP copy on two cores.
 * ``cnn``: dlib's MMOD CNN face detector (``mmod_human_face_detector.dat`` from the
   face-recognition-models package). It finds the low-contrast, faded, grainy and turned faces of
-  old photographs that HOG misses (docs/faces.md has the measurements), at several times the cost,
-  so ``auto`` uses it for photos and HOG for video frames.
+  old photographs that HOG misses (docs/faces.md has the measurements), at about 85 times HOG's
+  CPU time, so ``auto`` uses it for photos and HOG for video frames. dlib's 5-point landmark model
+  works with boxes from either detector.
 
 Both scan an 80x80 px window, so at the frame's own scale faces smaller than about 80 px are
 missed (BOPBTL's defect: it always runs at upsample 0). We pick the detection scale per frame
