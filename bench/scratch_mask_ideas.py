@@ -23,7 +23,11 @@ import cv2
 import numpy as np
 import torch
 
-from oldfilm.restore.restorer import detector_threshold, restore_image, scratch_probability
+from oldfilm.restore.restorer import (
+    detector_threshold,
+    restore_image,
+    scratch_probability,
+)
 from oldfilm.restore.train_scratch import probability_fn, scratch_recipe
 from oldfilm.restore.training import data as D
 from oldfilm.restore.training.loop import default_photo_dirs
@@ -68,7 +72,8 @@ def run_gate(args) -> dict:
     det = next(iter(weights.load_model("scratch", "default").values())).eval()
     thr = detector_threshold(det)
     prob = probability_fn(det, torch.device("cpu"))
-    grey = lambda x: cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32)   # noqa: E731
+    def grey(x: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
     def parts(rgb, p):
         with torch.inference_mode():
@@ -109,7 +114,7 @@ def run_tta(args) -> dict:
         c = F1Counts()
         for _, d, m in sets["damaged"]:
             c.add(((pf(d) >= t) * 255).astype(np.uint8), m)
-        fp = flagged_fraction(sets["undamaged"], lambda x: ((pf(x) >= t) * 255).astype(np.uint8))["flagged"]
+        fp = flagged_fraction(sets["undamaged"], lambda x, pf=pf, t=t: ((pf(x) >= t) * 255).astype(np.uint8))["flagged"]
         out[name] = {"threshold": t, "f1": c.f1, "precision": c.precision, "recall": c.recall, "undamaged": fp}
         print(f"{name:>7}: threshold {t:g}  F1 {c.f1:.3f} (P {c.precision:.3f} R {c.recall:.3f})  undamaged {fp:.2%}", flush=True)
     return out
