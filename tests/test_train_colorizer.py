@@ -211,6 +211,27 @@ def test_short_nogan_run_resume_and_export(photo_dir, tmp_path, monkeypatch):
     assert (docs / "colorize-default-contact.jpg").is_file() and (docs / "colorize-default-quality.md").is_file()
 
 
+def test_resume_can_change_the_time_budget(photo_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--no-progress", "--threads", "1"]
+    argv = ["--data", str(photo_dir), *common, "--size", "64", "--batch-size", "2", "--minutes", "5,0,0",
+            "--ckpt-every", "1", "--gen-config", "tiny", "--val-pct", "40", "--max-minutes", "0"]
+    assert _train(argv) == 0
+    assert json.loads((out / "run.json").read_text())["minutes"] == [5.0, 0.0, 0.0]
+    assert _train(["--resume", *common, "--minutes", "7.5,0,0", "--max-minutes", "0"]) == 0
+    assert json.loads((out / "run.json").read_text())["minutes"] == [7.5, 0.0, 0.0]
+    st = json.loads((out / "state.json").read_text())
+    assert st["phase"] == "gen" and st["iters_done"]["gen"] == 2          # went on from its checkpoint
+    assert _train(["--resume", *common, "--minutes", "7,x"]) != 0
+    assert "--minutes" in capsys.readouterr().err
+    iters = tmp_path / "iters"
+    assert _train(["--data", str(photo_dir), "--out", str(iters), "--no-progress", "--size", "64", "--batch-size", "2",
+                   "--iters", "2,0,0", "--ckpt-every", "1", "--gen-config", "tiny", "--val-pct", "40",
+                   "--max-minutes", "0"]) == 0
+    assert _train(["--resume", "--out", str(iters), "--minutes", "5,0,0"]) != 0
+    assert "counts iterations" in capsys.readouterr().err
+
+
 def test_init_gen_starts_from_given_weights(photo_dir, tmp_path, capsys):
     """--init-gen: a fresh run's generator starts from another run's weights, not from random ones."""
     from oldfilm.colorize.train import build_generator, resolve_gen_config

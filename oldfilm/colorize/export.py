@@ -78,6 +78,15 @@ def quality_figures(net: torch.nn.Module, data: list[str], val_pct: float, limit
     return {"photos": photos, "pan": pan, "pan_source": name, "pan_once_flicker": {"L": f_once.L, "ab": f_once.ab}}
 
 
+def _run_name(cfg: dict) -> str:
+    """The run folder as the user would type it: relative to the repository when inside it."""
+    out = Path(cfg["out"])
+    try:
+        return str(out.resolve().relative_to(W.REPO_ROOT.resolve()))
+    except ValueError:
+        return str(out)
+
+
 def _card(full_cfg: dict, cfg: dict, st: dict, fig: dict, sha: str, size_mb: float, n_params: int, dest: Path) -> str:
     from ..evaluate import format_table
 
@@ -153,7 +162,7 @@ def _card(full_cfg: dict, cfg: dict, st: dict, fig: dict, sha: str, size_mb: flo
         f"- colorizing the still once, then cropping: flicker_ab {_fmt(fig['pan_once_flicker']['ab'], 3)};",
         f"- sepia baseline: flicker_ab {_fmt(t['sepia']['flicker_ab'], 3)}; CDC ours {_fmt(t['ours']['cdc'], 4)}.",
         "",
-        "Regenerate: `oldfilm train colorizer --export runs/colorizer` (writes this card, the checkpoint,",
+        f"Regenerate: `oldfilm train colorizer --export {_run_name(cfg)}` (writes this card, the checkpoint,",
         f"`docs/{FIGURES_DOC}` and the contact sheet).",
     ]
     return "\n".join(lines) + "\n"
@@ -186,7 +195,7 @@ def export_run(run: Path, dest: Path | None = None, eval_items: int = 60, docs: 
     dest.with_suffix(".md").write_text(card)
     (docs / FIGURES_DOC).write_text(
         "# Quality of the shipped default colorizer\n\n"
-        "Produced by `oldfilm train colorizer --export runs/colorizer` (oldfilm/colorize/export.py), on the\n"
+        f"Produced by `oldfilm train colorizer --export {_run_name(cfg)}` (oldfilm/colorize/export.py), on the\n"
         "training run's held-out split. Same text as the figures in checkpoints/colorize-default.md.\n\n"
         + "## Quality" + card.split("## Quality", 1)[1]
         + "\n### Pan clip, all methods\n\n```\n" + format_table(fig["pan"]) + "\n```\n"

@@ -559,7 +559,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iters", default="3000,300,600", metavar="GEN,CRIT,GAN",
                    help="iterations of generator pretraining, critic pretraining and GAN (default 3000,300,600)")
     p.add_argument("--minutes", metavar="GEN,CRIT,GAN",
-                   help="train each phase for this many minutes instead of --iters (schedules follow the time)")
+                   help="train each phase for this many minutes instead of --iters (schedules follow the time); "
+                        "with --resume, the new budget of a run started with --minutes")
     p.add_argument("--ckpt-every", type=int, default=100, metavar="N", help="checkpoint every N iterations")
     p.add_argument("--gen-config", default="default", help=f"generator config: {', '.join(GEN_PRESETS)} or JSON")
     p.add_argument("--feature-loss", choices=FEATURE_LOSSES, default="l1")
@@ -601,19 +602,22 @@ def _parse_caps(items: list[str]) -> dict[str, float]:
     return caps
 
 
+def _parse_minutes(text: str) -> tuple[float, float, float]:
+    try:
+        minutes = tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        minutes = ()
+    if len(minutes) != 3 or any(m < 0 for m in minutes):
+        raise OldfilmError(f"--minutes {text}: expected GEN,CRIT,GAN minutes, e.g. 60,5,15")
+    return minutes   # type: ignore[return-value]
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     try:
         gi, ci, ai = (int(v) for v in str(args.iters).split(","))
     except ValueError:
         raise OldfilmError(f"--iters {args.iters}: expected GEN,CRIT,GAN iteration counts, e.g. 3000,300,600") from None
-    minutes = None
-    if args.minutes:
-        try:
-            minutes = tuple(float(v) for v in str(args.minutes).split(","))
-        except ValueError:
-            minutes = ()
-        if len(minutes) != 3 or any(m < 0 for m in minutes):
-            raise OldfilmError(f"--minutes {args.minutes}: expected GEN,CRIT,GAN minutes, e.g. 60,5,15")
+    minutes = _parse_minutes(args.minutes) if args.minutes else None
     if not args.data:
         raise OldfilmError("oldfilm train colorizer: --data DIR... is required (folders of colour images)")
     if args.size < 32 or args.size % 16:
@@ -665,6 +669,13 @@ def run(args: argparse.Namespace) -> int:
         cfg = read_config(out)
         if args.threads:
             cfg.threads = args.threads
+        if args.minutes:
+            # a longer (or shorter) time budget for a run in progress: the schedules follow the
+            # new total from the time already spent, so a run can be stretched while it learns
+            if cfg.minutes is None:
+                raise OldfilmError(f"{out}: this run counts iterations (--iters); --minutes cannot change it on --resume")
+            cfg.minutes = _parse_minutes(args.minutes)
+            _atomic_write_text(out / "run.json", json.dumps(asdict(cfg), indent=2))
     else:
         if (out / "state.json").is_file():
             raise OldfilmError(f"{out}: already holds a run; add --resume to continue it or pick another --out")
