@@ -255,7 +255,8 @@ def test_ctrl_c_or_kill_in_a_real_process_then_rerun(tmp_path, sig, code):
         sys.exit(main(["restore", {str(tmp_path / "in")!r}, "-q"]))
     """)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", script, "0.4"], cwd=REPO, env=env,
+    # 1 s a photo: the batch must still be running when the signal comes, even on a loaded CI box
+    proc = subprocess.Popen([sys.executable, "-c", script, "1.0"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list((tmp_path / "in").glob("*_restored.png")) and time.monotonic() < deadline:
