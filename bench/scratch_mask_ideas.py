@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -28,7 +27,7 @@ from oldfilm.restore.restorer import (
     restore_image,
     scratch_probability,
 )
-from oldfilm.restore.train_scratch import probability_fn, scratch_recipe
+from oldfilm.restore.train_scratch import evaluation_sets, probability_fn
 from oldfilm.restore.training import data as D
 from oldfilm.restore.training.loop import default_photo_dirs
 from oldfilm.restore.training.quality import F1Counts, best_threshold, flagged_fraction
@@ -38,17 +37,11 @@ N = 32
 TAUS = (0, 3, 5, 8, 12, 16, 24)
 
 
-def eval_sets(run: str):
+def eval_sets(run: str) -> dict[str, list]:
+    """The export's held-out sets (``train_scratch.evaluation_sets``) for ``run``'s recipe and split."""
     margs = argparse.Namespace(**RunDir(run).meta()["args"])
     images = D.ImageSet.from_folders(margs.data or default_photo_dirs(), margs.val_fraction)
-    recipe = replace(scratch_recipe(margs), p_content=0.0)
-    undamaged = replace(recipe, p_overlay=0.0, p_curves=0.0, p_lines=0.0)
-    return {
-        "calib": D.held_out_pairs(images.val, N, 256, seed=4321, recipe=recipe),
-        "damaged": D.held_out_pairs(images.val, N, 256, seed=1234, recipe=recipe),
-        "undamaged": [d for _, d, _ in D.held_out_pairs(images.val, N, 256, seed=1234, recipe=undamaged)],
-        "thin": [d for _, d, _ in D.held_out_pairs(images.val, N, 256, seed=1234, recipe=replace(undamaged, p_content=1.0))],
-    }
+    return evaluation_sets(images.val, margs, N)
 
 
 def gate(marked: np.ndarray, change: np.ndarray, tau: float) -> np.ndarray:

@@ -131,6 +131,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def evaluation_sets(val: list[Path], margs: argparse.Namespace, n: int) -> dict[str, list]:
+    """The held-out sets a detector is exported and compared on: the first ``n`` held-out photos,
+    256 px centre crops, the run's recipe without drawn content. ``calib`` and ``damaged`` are
+    (target, degraded, mask) triplets degraded with seeds 4321 and 1234; ``undamaged`` (seed 1234)
+    and ``calib_undamaged`` (seed 4321) the same crops aged and scanned but undamaged, ``thin``
+    (seed 1234) undamaged with thin picture content drawn in: degraded images only."""
+    recipe = replace(scratch_recipe(margs), p_content=0.0)
+    undamaged = replace(recipe, p_overlay=0.0, p_curves=0.0, p_lines=0.0)
+
+    def degraded(seed: int, r) -> list[np.ndarray]:
+        return [d for _, d, _ in D.held_out_pairs(val, n, 256, seed=seed, recipe=r)]
+
+    return {
+        "calib": D.held_out_pairs(val, n, 256, seed=4321, recipe=recipe),
+        "damaged": D.held_out_pairs(val, n, 256, seed=1234, recipe=recipe),
+        "undamaged": degraded(1234, undamaged),
+        "thin": degraded(1234, replace(undamaged, p_content=1.0)),
+        "calib_undamaged": degraded(4321, undamaged),
+    }
+
+
 def export(args: argparse.Namespace) -> int:
     run_dir = RunDir(args.export)
     ckpt = run_dir.load()
@@ -145,27 +166,21 @@ def export(args: argparse.Namespace) -> int:
     margs = argparse.Namespace(**{**vars(args), **{k: meta["args"][k] for k in ("overlays", "recipe", "val_fraction", "data") if k in meta["args"]}})
     images = D.ImageSet.from_folders(margs.data or default_photo_dirs(), margs.val_fraction)
     # scored without drawn content, so F1 stays comparable across runs trained with or without it
-    recipe = replace(scratch_recipe(margs), p_content=0.0)
+    sets = evaluation_sets(images.val, margs, args.eval_images)
     # the operating threshold is calibrated on other degradations of the held-out photos (seed 4321),
     # then scored on the seed-1234 set; BOPBTL's 0.4 is reported beside it
     prob = probability_fn(net, torch.device("cpu"))
-    calib = D.held_out_pairs(images.val, args.eval_images, 256, seed=4321, recipe=recipe)
-    threshold, _ = best_threshold([prob(d) for _, d, _ in calib], [m for _, _, m in calib])
-    pairs = D.held_out_pairs(images.val, args.eval_images, 256, seed=1234, recipe=recipe)
+    threshold, _ = best_threshold([prob(d) for _, d, _ in sets["calib"]], [m for _, _, m in sets["calib"]])
     detect = detect_fn(net, torch.device("cpu"), threshold)
-    scores = mask_scores(pairs, detect)
-    at_04 = mask_scores(pairs, detect_fn(net, torch.device("cpu"), THRESHOLD))
+    scores = mask_scores(sets["damaged"], detect)
+    at_04 = mask_scores(sets["damaged"], detect_fn(net, torch.device("cpu"), THRESHOLD))
     # false positives: the same held-out crops aged and scanned but undamaged, the same with thin
     # picture content drawn in (sticks, rails, wires, rims), and real old photos
-    undamaged = replace(recipe, p_overlay=0.0, p_curves=0.0, p_lines=0.0)
-    clean = flagged_fraction([d for _, d, _ in D.held_out_pairs(images.val, args.eval_images, 256, seed=1234,
-                                                                recipe=undamaged)], detect)
-    thin = flagged_fraction([d for _, d, _ in D.held_out_pairs(images.val, args.eval_images, 256, seed=1234,
-                                                               recipe=replace(undamaged, p_content=1.0))], detect)
+    clean = flagged_fraction(sets["undamaged"], detect)
+    thin = flagged_fraction(sets["thin"], detect)
     # --scratches auto: the scratch path only for a frame marked more than 95% of undamaged photos
     # are (other undamaged crops, seed 4321), so false speckles alone do not send a photo to the inpainter
-    calib_clean = D.held_out_pairs(images.val, args.eval_images, 256, seed=4321, recipe=undamaged)
-    auto_min = float(np.percentile([float((detect(d) > 127).mean()) for _, d, _ in calib_clean], 95))
+    auto_min = float(np.percentile([float((detect(d) > 127).mean()) for d in sets["calib_undamaged"]], 95))
     with torch.inference_mode():   # as `oldfilm restore` runs it: any size, on a 256 px short side
         real = flagged_fraction([D.read_rgb(p) for p in D.real_old_photos()],
                                 lambda rgb: detect_scratches(net, rgb, threshold=threshold).astype(np.uint8) * 255)
