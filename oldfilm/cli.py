@@ -89,6 +89,9 @@ def _add_colorize_arguments(p: argparse.ArgumentParser) -> None:
                    help="colorizer resolution = N*16 px (default 35 photos, 21 video); lower if colours wash out")
     p.add_argument("--colorizer", default="default", metavar="NAME|PATH",
                    help="default, artistic, stable, video, or a checkpoint file")
+    p.add_argument("--recolor", action="store_true",
+                   help="colorize files that are already in colour too, replacing their colours (default: a colour "
+                        "file is not colorized; black-and-white, sepia and toned files are)")
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
@@ -157,7 +160,8 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
     return PipelineOptions(
         restore=RestoreOptions(enabled=not args.no_restore, model=args.restorer, scratches=args.scratches),
         faces=FaceOptions(enabled=args.faces, landmarks=args.landmarks, detector=args.face_detector),
-        colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor),
+        colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor,
+                                 recolor=args.recolor),
         run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads),
         encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth),
     )

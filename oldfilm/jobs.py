@@ -245,6 +245,7 @@ class JobRecord:
     warnings: list[str] | None = None
     error: str | None = None
     stages: dict | None = None       # every stage's counters (report()), merged
+    reason: str | None = None        # why a job was skipped: "exists" or "already in colour"
 
     def to_json(self) -> dict:
         d = {
@@ -256,6 +257,8 @@ class JobRecord:
             d["faces"] = self.faces
         if self.stages:
             d["stages"] = self.stages
+        if self.reason:
+            d["reason"] = self.reason
         return d
 
 
@@ -291,6 +294,9 @@ def error_line(job: Job, err: BaseException) -> str:
     return msg
 
 
+SKIP_HINTS = {"already in colour": " (--recolor colorizes it anyway)"}
+
+
 def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_seconds: float = 30.0,
               json_lines: bool = False, verbose: bool = True, progress: bool = True,
               compare: bool = False, out=None, err=None) -> BatchSummary:
@@ -323,7 +329,8 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
             bars.write(f"error: {rec.error}", err)
         elif verbose:
             if rec.status == "skipped":
-                bars.write(f"skipped: exists: {rec.output}", human)
+                hint = SKIP_HINTS.get(rec.reason or "", "")
+                bars.write(f"skipped: {rec.reason}: {rec.output or rec.input}{hint}", human)
             else:
                 extra = f", {rec.frames} frames, {rec.fps:.1f} fps" if rec.frames > 1 else ""
                 bars.write(f"done: {rec.input} -> {rec.output} ({rec.seconds:.1f} s{extra})", human)
@@ -363,11 +370,13 @@ def _run_one(job: Job, pipeline, overwrite: bool, segment_seconds: float, compar
         raise job.error
     existing = job.existing_output()
     if existing is not None and not overwrite:
-        return JobRecord(str(job.src), str(existing), "skipped")
+        return JobRecord(str(job.src), str(existing), "skipped", reason="exists")
     if job.kind == "video":
         res = pipeline.run_video(job.src, job.dst, segment_seconds=segment_seconds, on_progress=bars.frames)
     else:
         res = pipeline.run_photo(job.src, job.dst)
+    if res.skipped:
+        return JobRecord(str(job.src), None, "skipped", seconds=res.seconds, reason=res.skipped)
     warnings = list(res.warnings)
     if compare:
         warnings.extend(_write_compare(job.src, Path(res.output)))

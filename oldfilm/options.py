@@ -57,6 +57,7 @@ class ColorizeOptions:
     enabled: bool = False
     model: str = "default"               # 'default', 'artistic', 'stable', 'video', or a path
     render_factor: int | None = None     # None: 35 for photos, 21 for video
+    recolor: bool = False                # also colorize inputs already in colour (default: leave them as they are)
 
     def factor_for(self, is_video: bool) -> int:
         if self.render_factor is not None:

@@ -42,12 +42,19 @@ class StageChain(StageBase):
         super().__init__()
         self.stages = list(stages)
         self._totals: dict = {}
+        self.skip: frozenset[str] = frozenset()     # stage names this job leaves out (start_job clears it)
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         out = list(frames)
         for stage in self.stages:
-            out = stage(out)
+            if stage.name not in self.skip:
+                out = stage(out)
         return out
+
+    @property
+    def active(self) -> list[str]:
+        """Names of the stages this job runs."""
+        return [s.name for s in self.stages if s.name not in self.skip]
 
     def reset(self) -> None:
         _merge(self._totals, self.report())
@@ -65,6 +72,7 @@ class StageChain(StageBase):
         for stage in self.stages:
             stage.reset()
         self._totals = {}
+        self.skip = frozenset()
 
     def job_report(self) -> dict:
         """Counters summed over every segment since :meth:`start_job`."""
@@ -106,16 +114,21 @@ def _merge(into: dict, report: dict) -> None:
 class RunResult:
     """What one photo or video produced."""
 
-    output: Path
+    output: Path | None                            # None when the file was skipped
     frames: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
     report: dict = field(default_factory=dict)     # merged stage counters, e.g. {"faces": 3}
     stages: list[str] = field(default_factory=list)
+    skipped: str | None = None                     # why nothing was written, e.g. ALREADY_IN_COLOUR
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+ALREADY_IN_COLOUR = "already in colour"
+NOT_COLORIZED = f"{ALREADY_IN_COLOUR}: not colorized (--recolor replaces its colours with the colorizer's)"
 
 
 def _import_builder(module: str, func: str) -> Callable:
@@ -188,7 +201,7 @@ class Pipeline:
         models or settings are never joined with new ones."""
         o = self.options
         return json.dumps({
-            "stages": [s.name for s in chain.stages],
+            "stages": chain.active,
             "restore": asdict(o.restore), "faces": asdict(o.faces), "colorize": asdict(o.colorize),
             "precision": o.run.precision, "device": self.device.type,
         }, sort_keys=True, default=str)
@@ -231,13 +244,28 @@ class Pipeline:
         rgb, meta = read_image(src)
         chain = self.chain(False)
         chain.start_job()
+        notes = self._leave_colour_alone(chain, lambda: _photo_is_colour(rgb))
+        if not chain.active:
+            return RunResult(output=None, frames=0, seconds=time.perf_counter() - t0, skipped=ALREADY_IN_COLOUR)
         out = self._apply(chain, rgb)
         with atomic_output(dst) as tmp:
             write_image(tmp, out, meta)
         return RunResult(
             output=dst, frames=1, seconds=time.perf_counter() - t0,
-            warnings=chain.stage_warnings, report=chain.job_report(), stages=[s.name for s in chain.stages],
+            warnings=notes + chain.stage_warnings, report=chain.job_report(), stages=chain.active,
         )
+
+    def _leave_colour_alone(self, chain: StageChain, is_colour: Callable[[], bool]) -> list[str]:
+        """Colour footage keeps its colours: the colorizer replaces chroma with its guess from the
+        luminance, so on a colour (not merely toned) input it can only lose information. Sets
+        ``chain.skip`` and returns the job's warning; ``--recolor`` (ColorizeOptions.recolor)
+        colorizes anyway. The test is ``oldfilm info``'s black-and-white test."""
+        if "colorize" not in [s.name for s in chain.stages] or self.options.colorize.recolor:
+            return []
+        if not is_colour():
+            return []
+        chain.skip = frozenset({"colorize"})
+        return [NOT_COLORIZED] if chain.active else []
 
     def run_video(
         self,
@@ -261,6 +289,9 @@ class Pipeline:
         chain = self.chain(True)
         chain.start_job()
         t0 = time.perf_counter()
+        notes = self._leave_colour_alone(chain, lambda: _video_is_colour(src))
+        if not chain.active:
+            return RunResult(output=None, frames=0, seconds=time.perf_counter() - t0, skipped=ALREADY_IN_COLOUR)
         res = process_video(
             src, dst, chain, self.options.encode, work,
             segment_seconds=segment_seconds, batch_size=self.options.run.batch_size,
@@ -270,11 +301,30 @@ class Pipeline:
         )
         seconds = time.perf_counter() - t0
         shutil.rmtree(work, ignore_errors=True)
-        warnings = list(res.warnings)
+        warnings = notes + list(res.warnings)
         for w in chain.stage_warnings:
             if w not in warnings:
                 warnings.append(w)
         return RunResult(
             output=Path(res.output), frames=int(res.frames), seconds=seconds, warnings=warnings,
-            report=chain.job_report(), stages=[s.name for s in chain.stages],
+            report=chain.job_report(), stages=chain.active,
         )
+
+
+def _photo_is_colour(rgb: np.ndarray) -> bool:
+    """uint8/uint16 RGB HxWx3 or gray HxW: more than one hue (``oldfilm info``'s test)."""
+    from .images import to_uint8
+    from .video.info import BW_THRESHOLD, colour_score
+
+    if rgb.ndim == 2:
+        return False
+    rgb8 = rgb if rgb.dtype == np.uint8 else to_uint8(rgb)
+    return colour_score(rgb8) >= BW_THRESHOLD
+
+
+def _video_is_colour(src: Path) -> bool:
+    """~10 frames spread over the file, as ``oldfilm info`` samples them; unknown counts as not colour."""
+    from .video.info import is_bw_frames, sample_frames
+    from .video.probe import probe
+
+    return is_bw_frames(sample_frames(probe(src))) is False

@@ -418,8 +418,8 @@ def test_readme_opens_with_the_two_commands_the_ci_runs():
     first = [ln for ln in blocks[0].splitlines() if ln.strip() and not ln.startswith(("sh", "bash"))]
     assert first == [
         'python3.11 -m venv .venv && .venv/bin/pip install -e ".[dev]" && '
-        ".venv/bin/oldfilm restore examples/bbb_720p_aac51_5s.mp4 --colorize",
+        ".venv/bin/oldfilm restore examples/chaplin_bw_mp3_10s.mp4 --colorize",
         ".venv/bin/python -m pytest -q",
     ]
-    assert (REPO / "examples" / "bbb_720p_aac51_5s.mp4").is_file()
+    assert (REPO / "examples" / "chaplin_bw_mp3_10s.mp4").is_file()
     assert ".venv/bin/python -m pytest -q" in (REPO / ".ci" / "run").read_text()

