@@ -47,17 +47,22 @@ def background(path: Path, rng: np.random.Generator) -> np.ndarray:
 
 def paste(bg: np.ndarray, face: np.ndarray, side: int, rng: np.random.Generator) -> tuple[np.ndarray, tuple[int, int, int]]:
     """bg with ``face`` resized to side x side at a random place; (frame, (x, y, side))."""
-    f = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA if side < face.shape[0] else cv2.INTER_CUBIC)
     h, w = bg.shape[:2]
     x = int(rng.integers(0, w - side + 1))
     y = int(rng.integers(0, h - side + 1))
+    return paste_at(bg, face, side, x, y), (x, y, side)
+
+
+def paste_at(bg: np.ndarray, face: np.ndarray, side: int, x: int, y: int) -> np.ndarray:
+    """bg with ``face`` resized to side x side, its top left at (x, y), with a feathered edge."""
+    f = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA if side < face.shape[0] else cv2.INTER_CUBIC)
     alpha = np.zeros((side, side), np.float32)
     m = max(2, side // 10)
     alpha[m:-m, m:-m] = 1
     alpha = cv2.GaussianBlur(alpha, (0, 0), m / 2)[..., None]
     out = bg.astype(np.float32)
     out[y:y + side, x:x + side] = alpha * f + (1 - alpha) * out[y:y + side, x:x + side]
-    return out.round().astype(np.uint8), (x, y, side)
+    return out.round().astype(np.uint8)
 
 
 def is_hit(box, place) -> bool:
@@ -115,10 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             res["real_old_photos"][p.name] = [[round(b.left), round(b.top), round(b.right), round(b.bottom), round(b.score, 2)] for b in boxes]
             print(f"{name} {p.name}: {res['real_old_photos'][p.name]}", flush=True)
         results["detectors"][name] = res
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1) + "\n")
+    write_results(args.out, results)
     return 0
+
+
+def write_results(out: Path | None, results: dict) -> None:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

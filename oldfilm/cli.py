@@ -120,9 +120,13 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--no-faces", dest="faces", action="store_false", help="do not enhance faces")
     p.add_argument("--landmarks", type=int, choices=(5, 68), default=5,
                    help="5 (default) or 68; the 68-point model is licensed for non-commercial use only")
-    p.add_argument("--face-detector", choices=("auto", "hog", "cnn"), default="auto",
+    p.add_argument("--face-detector", choices=("auto", "hog", "cnn", "track"), default="auto",
                    help="dlib detector for --faces: cnn finds faded and low-contrast old faces but costs seconds "
-                        "a frame on a CPU; hog is fast (default auto: cnn for photos, hog for videos)")
+                        "a frame on a CPU; hog is fast but misses most old faces; track runs hog on every frame, "
+                        "cnn on keyframes and follows faces between them (default auto: cnn for photos, track "
+                        "for videos)")
+    p.add_argument("--face-keyframes", type=int, default=48, metavar="N",
+                   help="with track: frames from one cnn search to the next (default 48, 2 s at 24 fps)")
     p.add_argument("--restorer", default="default", metavar="NAME|PATH", help="restoration model or checkpoint")
     _add_colorize_arguments(p)
     p.set_defaults(handler=_cmd_restore, suffix="_restored")
@@ -132,7 +136,8 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     _add_job_arguments(p)
     _add_colorize_arguments(p)
     p.set_defaults(handler=_cmd_restore, suffix="_colorized", colorize=True, no_restore=True, faces=False,
-                   scratches="auto", landmarks=5, restorer="default", face_detector="auto")
+                   scratches="auto", landmarks=5, restorer="default", face_detector="auto",
+                   face_keyframes=48)
 
     p = sub.add_parser("info", help="streams, codecs, fps, duration, size, rotation, bit depth, black-and-white",
                        description="Describe media files.")
@@ -159,7 +164,8 @@ def _selected_command(argv: list[str]) -> str | None:
 def options_from_args(args: argparse.Namespace) -> PipelineOptions:
     return PipelineOptions(
         restore=RestoreOptions(enabled=not args.no_restore, model=args.restorer, scratches=args.scratches),
-        faces=FaceOptions(enabled=args.faces, landmarks=args.landmarks, detector=args.face_detector),
+        faces=FaceOptions(enabled=args.faces, landmarks=args.landmarks, detector=args.face_detector,
+                          keyframe_every=args.face_keyframes),
         colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor,
                                  recolor=args.recolor),
         run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads),

@@ -44,12 +44,14 @@ class FaceOptions:
     model: str = "default"
     landmarks: Literal[5, 68] = 5        # 68 is iBUG 300-W: non-commercial licence
     min_face: int = 24                   # px; smaller faces are skipped
-    detector: Literal["auto", "hog", "cnn"] = "auto"   # auto: cnn for photos, hog for video frames
+    # auto: cnn for photos; track for video (hog every frame, cnn on keyframes, tracking between)
+    detector: Literal["auto", "hog", "cnn", "track"] = "auto"
+    keyframe_every: int = 48             # track: frames from one cnn search to the next (2 s at 24 fps)
 
     def detector_for(self, is_video: bool) -> str:
         if self.detector != "auto":
             return self.detector
-        return "hog" if is_video else "cnn"
+        return "track" if is_video else "cnn"
 
 
 @dataclass

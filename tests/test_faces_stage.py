@@ -171,7 +171,10 @@ def test_build_face_stage_with_the_builtin_default(monkeypatch, tmp_path, genera
     stage = build_face_stage(FaceOptions(), RunOptions(device="cpu"))
     assert isinstance(stage, FaceStage) and stage.crop_size == 64
     assert stage.detector.kind == "cnn"             # photos: the detector that finds faded old faces
-    assert build_face_stage(FaceOptions(), RunOptions(device="cpu"), is_video=True).detector.kind == "hog"
+    assert build_face_stage(FaceOptions(), RunOptions(device="cpu"), is_video=True).detector.kind == "hog/2+cnn/48+track"
+    assert build_face_stage(FaceOptions(keyframe_every=5), RunOptions(device="cpu"), is_video=True).detector.every == 5
+    with pytest.raises(OldfilmError, match="--face-keyframes"):
+        build_face_stage(FaceOptions(keyframe_every=0), RunOptions(device="cpu"), is_video=True)
     assert build_face_stage(FaceOptions(detector="hog"), RunOptions(device="cpu")).detector.kind == "hog"
     with pytest.raises(OldfilmError, match="--face-detector"):
         build_face_stage(FaceOptions(detector="mtcnn"), RunOptions(device="cpu"))
@@ -200,5 +203,5 @@ def test_black_and_white_photo_gets_no_colour_from_the_face_generator(stage):
 
 def test_face_detector_option_defaults_by_medium():
     assert FaceOptions().detector_for(is_video=False) == "cnn"
-    assert FaceOptions().detector_for(is_video=True) == "hog"
+    assert FaceOptions().detector_for(is_video=True) == "track"
     assert FaceOptions(detector="cnn").detector_for(is_video=True) == "cnn"

@@ -23,6 +23,14 @@ from .blend import PasteFace, crop_alpha, match_colour, paste_faces, to_gray, va
 from .detect import DETECTORS, FaceBox, FaceDetector
 from .landmarks import LICENCE_NOTE_68, AlignPoints, LandmarkModel
 from .smoothing import LandmarkSmoother
+from .tracking import TrackedFaceDetector
+
+# Video (``track``): the keyframe CNN searches at most this many pixels (no upsampling at 640x480),
+# about 2 CPU s instead of 6. HOG keeps the photo plan (it upsamples, so it finds the small faces of
+# wide shots) but runs on every second frame; the trackers carry the faces between. Together they
+# cost what HOG on every frame did (docs/faces.md).
+VIDEO_CNN_PIXELS = 640 * 480
+VIDEO_HOG_EVERY = 2
 
 # A frontal face's eye distance is about 0.4 of the HOG box; far below that the landmarks are
 # not a frontal face (profile, occluded, a false detection) and alignment would be nonsense.
@@ -51,7 +59,7 @@ class FaceStage(StageBase):
 
     def __init__(self, generator: nn.Module, crop_size: int, opts: FaceOptions | None = None,
                  device: torch.device | str = "cpu", precision: str = "fp32", batch_size: int = 4,
-                 detector: FaceDetector | None = None, landmarks: LandmarkModel | None = None):
+                 detector: FaceDetector | TrackedFaceDetector | None = None, landmarks: LandmarkModel | None = None):
         super().__init__()
         opts = opts or FaceOptions()
         self.opts = opts
@@ -69,6 +77,8 @@ class FaceStage(StageBase):
 
     def reset(self) -> None:
         self.smoother.reset()
+        if isinstance(self.detector, TrackedFaceDetector):
+            self.detector.reset()
         self._faces = 0
 
     def report(self) -> dict:
@@ -160,7 +170,8 @@ def build_face_stage(opts: FaceOptions, run: RunOptions, is_video: bool = False)
     opts.enabled: None = on when the generator is installed; True = required (one-line
     NoWeightsError when missing); False = off. A model other than 'default' is always required.
     The face detector is ``opts.detector_for(is_video)``: by default dlib's CNN for photos (it finds
-    faded and low-contrast old faces) and HOG for video frames (several times cheaper).
+    faded and low-contrast old faces) and, for video, HOG on every frame with the CNN on keyframes
+    and tracking between (tracking.py: the CNN costs seconds a frame on a CPU).
     """
     if opts.enabled is False:
         return None
@@ -168,8 +179,10 @@ def build_face_stage(opts: FaceOptions, run: RunOptions, is_video: bool = False)
         raise OldfilmError(f"--landmarks {opts.landmarks}: expected 5 or 68")
     if opts.min_face < 1:
         raise OldfilmError(f"--min-face {opts.min_face}: expected a positive pixel size")
-    if opts.detector not in ("auto", *DETECTORS):
-        raise OldfilmError(f"--face-detector {opts.detector}: expected auto, {', '.join(DETECTORS)}")
+    if opts.detector not in ("auto", "track", *DETECTORS):
+        raise OldfilmError(f"--face-detector {opts.detector}: expected auto, track, {', '.join(DETECTORS)}")
+    if opts.keyframe_every < 1:
+        raise OldfilmError(f"--face-keyframes {opts.keyframe_every}: expected 1 or more frames")
     try:
         generator, crop = load_face_generator(opts.model)
     except NoWeightsError as e:
@@ -178,7 +191,15 @@ def build_face_stage(opts: FaceOptions, run: RunOptions, is_video: bool = False)
             return None
         raise NoWeightsError(f"--faces: {e}") from None
     device = resolve_device(run.device)
-    detector = FaceDetector(min_face=opts.min_face, kind=opts.detector_for(is_video))
+    kind = opts.detector_for(is_video)
+    detector: FaceDetector | TrackedFaceDetector
+    if kind == "track":
+        detector = TrackedFaceDetector(
+            FaceDetector(min_face=opts.min_face, kind="hog"),
+            FaceDetector(min_face=opts.min_face, kind="cnn", max_pixels=VIDEO_CNN_PIXELS),
+            every=opts.keyframe_every, max_age=2 * opts.keyframe_every, fast_every=VIDEO_HOG_EVERY)
+    else:
+        detector = FaceDetector(min_face=opts.min_face, kind=kind)
     return FaceStage(generator, crop, opts, device=device, precision=run.precision,
                      batch_size=run.batch_size, detector=detector)
 
