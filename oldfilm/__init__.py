@@ -71,7 +71,10 @@ def restore_file(src, dst=None, options=None, *, colorize: bool = False):
 
 
 def colorize_file(src, dst=None, options=None):
-    """Colorize one photo or video file to ``dst`` (default ``<stem>_colorized.<ext>`` beside it)."""
+    """Colorize one photo or video file to ``dst`` (default ``<stem>_colorized.<ext>`` beside it).
+
+    A file already in colour is left alone: the result has ``skipped == "already in colour"`` and
+    no output, unless ``options.colorize.recolor``."""
     return _run_file(src, dst, options, "_colorized", colorize=True, restore=False)
 
 

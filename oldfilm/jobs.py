@@ -294,7 +294,8 @@ def error_line(job: Job, err: BaseException) -> str:
     return msg
 
 
-SKIP_HINTS = {"already in colour": " (--recolor colorizes it anyway)"}
+ALREADY_IN_COLOUR = "already in colour"       # a skip reason: colorizing was the job, and the file has colour
+SKIP_HINTS = {ALREADY_IN_COLOUR: " (--recolor colorizes it anyway)"}
 
 
 def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_seconds: float = 30.0,

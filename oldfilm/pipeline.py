@@ -24,7 +24,7 @@ import numpy as np
 
 from .device import autocast_dtype, resolve_device
 from .errors import OldfilmError
-from .jobs import atomic_output, video_work_dir
+from .jobs import ALREADY_IN_COLOUR, atomic_output, video_work_dir
 from .options import PipelineOptions
 from .stage import Stage, StageBase
 
@@ -127,7 +127,6 @@ class RunResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-ALREADY_IN_COLOUR = "already in colour"
 NOT_COLORIZED = f"{ALREADY_IN_COLOUR}: not colorized (--recolor replaces its colours with the colorizer's)"
 
 
