@@ -18,18 +18,12 @@ import numpy as np
 from PIL import Image
 
 from oldfilm.restore.faces.detect import FaceDetector
-from oldfilm.restore.faces.stage import VIDEO_CNN_PIXELS, VIDEO_HOG_EVERY
-from oldfilm.restore.faces.tracking import TrackedFaceDetector
+from oldfilm.restore.faces.tracking import VIDEO_HOG_EVERY, video_face_detector
 
 
 def decode(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as c:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-
-
-def tracked(hog_every: int, every: int) -> TrackedFaceDetector:
-    return TrackedFaceDetector(FaceDetector(kind="hog"), FaceDetector(kind="cnn", max_pixels=VIDEO_CNN_PIXELS),
-                               every=every, max_age=2 * every, fast_every=hog_every)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     frames = decode(args.video)
     detectors = {
         "hog on every frame": FaceDetector(kind="hog"),
-        "track, hog on every frame": tracked(1, args.every),
-        f"track, hog every {VIDEO_HOG_EVERY} frames (shipped)": tracked(VIDEO_HOG_EVERY, args.every),
+        "track, hog on every frame": video_face_detector(every=args.every, hog_every=1),
+        f"track, hog every {VIDEO_HOG_EVERY} frames (shipped)": video_face_detector(every=args.every),
     }
     boxes: list = []
     for name, det in detectors.items():

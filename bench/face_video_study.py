@@ -40,8 +40,7 @@ from face_detector_study import (
 
 from oldfilm.restore.degrade import degrade, recipe_by_name
 from oldfilm.restore.faces.detect import FaceDetector
-from oldfilm.restore.faces.stage import VIDEO_CNN_PIXELS, VIDEO_HOG_EVERY
-from oldfilm.restore.faces.tracking import TrackedFaceDetector
+from oldfilm.restore.faces.tracking import VIDEO_HOG_EVERY, video_face_detector
 from oldfilm.restore.training import data as D
 
 GRAIN_SIGMA = 6.0
@@ -117,9 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
     detectors = {
         "hog": lambda: FaceDetector(kind="hog"),
-        "track": lambda: TrackedFaceDetector(FaceDetector(kind="hog", max_pixels=args.track_hog_pixels),
-                                             FaceDetector(kind="cnn", max_pixels=VIDEO_CNN_PIXELS),
-                                             every=args.every, max_age=2 * args.every, fast_every=args.track_hog_every),
+        "track": lambda: video_face_detector(every=args.every, hog_every=args.track_hog_every,
+                                             hog_pixels=args.track_hog_pixels),
     }
     results: dict = {"frame": f"{FRAME[1]}x{FRAME[0]}", "clips_per_size": args.clips, "frames_per_clip": args.frames,
                      "recipe": "film + per-frame grain", "every": args.every,

@@ -122,7 +122,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
                    help="5 (default) or 68; the 68-point model is licensed for non-commercial use only")
     p.add_argument("--face-detector", choices=("auto", "hog", "cnn", "track"), default="auto",
                    help="dlib detector for --faces: cnn finds faded and low-contrast old faces but costs seconds "
-                        "a frame on a CPU; hog is fast but misses most old faces; track runs hog on every frame, "
+                        "a frame on a CPU; hog is fast but misses most old faces; track runs hog on every second frame, "
                         "cnn on keyframes and follows faces between them (default auto: cnn for photos, track "
                         "for videos)")
     p.add_argument("--face-keyframes", type=int, default=48, metavar="N",

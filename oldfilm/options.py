@@ -44,7 +44,7 @@ class FaceOptions:
     model: str = "default"
     landmarks: Literal[5, 68] = 5        # 68 is iBUG 300-W: non-commercial licence
     min_face: int = 24                   # px; smaller faces are skipped
-    # auto: cnn for photos; track for video (hog every frame, cnn on keyframes, tracking between)
+    # auto: cnn for photos; track for video (hog every second frame, cnn on keyframes, tracking between)
     detector: Literal["auto", "hog", "cnn", "track"] = "auto"
     keyframe_every: int = 48             # track: frames from one cnn search to the next (2 s at 24 fps)
 

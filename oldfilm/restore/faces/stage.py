@@ -23,14 +23,7 @@ from .blend import PasteFace, crop_alpha, match_colour, paste_faces, to_gray, va
 from .detect import DETECTORS, FaceBox, FaceDetector
 from .landmarks import LICENCE_NOTE_68, AlignPoints, LandmarkModel
 from .smoothing import LandmarkSmoother
-from .tracking import TrackedFaceDetector
-
-# Video (``track``): the keyframe CNN searches at most this many pixels (no upsampling at 640x480),
-# about 2 CPU s instead of 6. HOG keeps the photo plan (it upsamples, so it finds the small faces of
-# wide shots) but runs on every second frame; the trackers carry the faces between. Together they
-# cost what HOG on every frame did (docs/faces.md).
-VIDEO_CNN_PIXELS = 640 * 480
-VIDEO_HOG_EVERY = 2
+from .tracking import TrackedFaceDetector, video_face_detector
 
 # A frontal face's eye distance is about 0.4 of the HOG box; far below that the landmarks are
 # not a frontal face (profile, occluded, a false detection) and alignment would be nonsense.
@@ -77,7 +70,7 @@ class FaceStage(StageBase):
 
     def reset(self) -> None:
         self.smoother.reset()
-        if isinstance(self.detector, TrackedFaceDetector):
+        if isinstance(self.detector, TrackedFaceDetector):    # its tracks are temporal state
             self.detector.reset()
         self._faces = 0
 
@@ -170,8 +163,8 @@ def build_face_stage(opts: FaceOptions, run: RunOptions, is_video: bool = False)
     opts.enabled: None = on when the generator is installed; True = required (one-line
     NoWeightsError when missing); False = off. A model other than 'default' is always required.
     The face detector is ``opts.detector_for(is_video)``: by default dlib's CNN for photos (it finds
-    faded and low-contrast old faces) and, for video, HOG on every frame with the CNN on keyframes
-    and tracking between (tracking.py: the CNN costs seconds a frame on a CPU).
+    faded and low-contrast old faces) and, for video, HOG on every second frame with the CNN on
+    keyframes and tracking between (tracking.py: the CNN costs seconds a frame on a CPU).
     """
     if opts.enabled is False:
         return None
@@ -194,10 +187,7 @@ def build_face_stage(opts: FaceOptions, run: RunOptions, is_video: bool = False)
     kind = opts.detector_for(is_video)
     detector: FaceDetector | TrackedFaceDetector
     if kind == "track":
-        detector = TrackedFaceDetector(
-            FaceDetector(min_face=opts.min_face, kind="hog"),
-            FaceDetector(min_face=opts.min_face, kind="cnn", max_pixels=VIDEO_CNN_PIXELS),
-            every=opts.keyframe_every, max_age=2 * opts.keyframe_every, fast_every=VIDEO_HOG_EVERY)
+        detector = video_face_detector(opts.min_face, opts.keyframe_every)
     else:
         detector = FaceDetector(min_face=opts.min_face, kind=kind)
     return FaceStage(generator, crop, opts, device=device, precision=run.precision,

@@ -6,7 +6,7 @@ Running the CNN on every frame of a film is out of the question on a CPU, so vid
 
 * HOG on one frame in ``fast_every``;
 * the CNN on one frame in ``every`` (counted from the segment start, so the first frame of every
-  segment is a keyframe), at most ``cnn_max_pixels`` large;
+  segment is a keyframe), searching at most ``VIDEO_CNN_PIXELS``;
 * every box found starts or refreshes a dlib correlation tracker, which carries it through the
   frames where no detector finds the face (about 3 ms per face and frame). A track ends when the
   tracker loses confidence (peak-to-sidelobe ratio below ``min_psr``) or when no detection has
@@ -26,6 +26,13 @@ from typing import Any
 import numpy as np
 
 from .detect import FaceBox, FaceDetector
+
+# The keyframe CNN searches at most this many pixels (no upsampling at 640x480): about 2 CPU s
+# instead of 6. HOG keeps the photo plan (it upsamples, so it finds the small faces of wide shots)
+# but runs on every second frame; the trackers carry the faces between. Together they cost what HOG
+# on every frame did (docs/faces.md).
+VIDEO_CNN_PIXELS = 640 * 480
+VIDEO_HOG_EVERY = 2
 
 
 def iou(a: FaceBox, b: FaceBox) -> float:
@@ -114,4 +121,15 @@ class TrackedFaceDetector:
         return [t.box for t in tracks]
 
 
-__all__ = ["TrackedFaceDetector", "iou", "merge_boxes"]
+def video_face_detector(min_face: int = 24, every: int = 48, hog_every: int = VIDEO_HOG_EVERY,
+                        hog_pixels: int = 1_000_000) -> TrackedFaceDetector:
+    """The ``track`` detector of ``--face-detector``: HOG every ``hog_every`` frames on the photo
+    plan (``hog_pixels``), the CNN every ``every`` frames, tracks unconfirmed for 2 x ``every``
+    frames dropped."""
+    return TrackedFaceDetector(
+        FaceDetector(min_face=min_face, kind="hog", max_pixels=hog_pixels),
+        FaceDetector(min_face=min_face, kind="cnn", max_pixels=VIDEO_CNN_PIXELS),
+        every=every, max_age=2 * every, fast_every=hog_every)
+
+
+__all__ = ["VIDEO_CNN_PIXELS", "VIDEO_HOG_EVERY", "TrackedFaceDetector", "iou", "merge_boxes", "video_face_detector"]
