@@ -89,6 +89,12 @@ def _add_colorize_arguments(p: argparse.ArgumentParser) -> None:
                    help="colorizer resolution = N*16 px (default 35 photos, 21 video); lower if colours wash out")
     p.add_argument("--colorizer", default="default", metavar="NAME|PATH",
                    help="default, artistic, stable, video, or a checkpoint file")
+    p.add_argument("--saturation", type=float, default=1.0, metavar="S",
+                   help="scale the colorizer's colours: 0 grey, 1 as painted (default), 1.3 bolder")
+    p.add_argument("--map-color", dest="color_maps", action="append", default=[], metavar="FROM=TO[:WIDTH]",
+                   help="make colours near FROM come out as TO (names such as red, blue, skin, or #RRGGBB; "
+                        "WIDTH: hue degrees, default 25), e.g. --map-color blue=green --map-color yellow=#E8C547; "
+                        "repeatable, applied in order")
     p.add_argument("--recolor", action="store_true",
                    help="colorize files that are already in colour too, replacing their colours (default: a colour "
                         "file is not colorized; black-and-white, sepia and toned files are)")
@@ -167,7 +173,7 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
         faces=FaceOptions(enabled=args.faces, landmarks=args.landmarks, detector=args.face_detector,
                           keyframe_every=args.face_keyframes),
         colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor,
-                                 recolor=args.recolor),
+                                 recolor=args.recolor, saturation=args.saturation, color_maps=tuple(args.color_maps)),
         run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads),
         encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth),
     )

@@ -60,6 +60,8 @@ class ColorizeOptions:
     model: str = "default"               # 'default', 'artistic', 'stable', 'video', or a path
     render_factor: int | None = None     # None: 35 for photos, 21 for video
     recolor: bool = False                # also colorize inputs already in colour (default: leave them as they are)
+    saturation: float = 1.0              # chroma of the result x this (0 grey, 1 as the model paints it)
+    color_maps: tuple[str, ...] = ()     # 'FROM=TO[:WIDTH]' hue maps, in order (oldfilm/colorize/adjust.py)
 
     def factor_for(self, is_video: bool) -> int:
         if self.render_factor is not None:
@@ -69,6 +71,16 @@ class ColorizeOptions:
     def __post_init__(self) -> None:
         if self.render_factor is not None and not 1 <= self.render_factor <= 128:
             raise OldfilmError(f"--render-factor {self.render_factor}: expected 1..128")
+        if not 0 <= self.saturation <= 4:
+            raise OldfilmError(f"--saturation {self.saturation:g}: expected 0..4 (1 keeps the colorizer's colours)")
+        self.color_maps = tuple(self.color_maps)
+        if not self.enabled and (self.saturation != 1.0 or self.color_maps):
+            raise OldfilmError("--saturation and --map-color change the colorizer's colours: add --colorize")
+        if self.color_maps:   # fail on a bad map before any file is opened
+            from .colorize.adjust import ColourMap
+
+            for spec in self.color_maps:
+                ColourMap.parse(spec)
 
 
 @dataclass
