@@ -18,9 +18,9 @@
   whole held-out photos (``oldfilm eval --holdout 5 --recipe photo --seed 0 --size 384``), its
   detector marking with (HIGH, LOW) instead of its single saved threshold.
 
-Both score the export's protocol: 32 held-out 256 px crops degraded with seed 1234 (threshold
-calibrated on seed 4321), the same crops undamaged and with thin content drawn in, and (gate) the
-real old photographs of the fixtures.
+``gate``, ``tta`` and ``hysteresis`` score the export's protocol: 32 held-out 256 px crops
+degraded with seed 1234 (threshold calibrated on seed 4321), the same crops undamaged and with thin
+content drawn in, and (gate, hysteresis) the real old photographs of the fixtures.
 """
 from __future__ import annotations
 

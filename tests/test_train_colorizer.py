@@ -259,6 +259,21 @@ def test_resume_can_change_the_time_budget(photo_dir, tmp_path, capsys):
     assert "counts iterations" in capsys.readouterr().err
 
 
+def test_data_loading_workers_train_and_can_change_on_resume(photo_dir, tmp_path, capsys):
+    """--workers N: batches come from N loader processes (what a GPU run needs), same training."""
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--no-progress", "--threads", "1"]
+    argv = ["--data", str(photo_dir), *common, "--size", "64", "--batch-size", "2", "--iters", "2,0,0",
+            "--ckpt-every", "1", "--gen-config", "tiny", "--val-pct", "40", "--workers", "2", "--max-minutes", "0"]
+    assert _train(argv) == 0
+    assert json.loads((out / "run.json").read_text())["workers"] == 2
+    assert _train(["--resume", *common, "--workers", "0"]) == 0
+    st = json.loads((out / "state.json").read_text())
+    assert st["phase"] == "done" and st["iters_done"]["gen"] == 2
+    assert _train(["--data", str(photo_dir), "--out", str(tmp_path / "r2"), "--workers", "-1"]) != 0
+    assert "--workers -1" in capsys.readouterr().err
+
+
 def test_init_gen_starts_from_given_weights(photo_dir, tmp_path, capsys):
     """--init-gen: a fresh run's generator starts from another run's weights, not from random ones."""
     from oldfilm.colorize.train import build_generator, resolve_gen_config

@@ -3,8 +3,10 @@
 A colorizer guesses colours; the user often knows better ("her scarf was red, not blue", "this
 yellow should be our club's yellow": jantic/DeOldify#38, #499). These are pure functions on the
 colorized frame. They change only its chroma (CIELAB a*, b*) and keep its lightness, which is the
-photo's own, so they can never add or remove detail. They act on each pixel alone, so a still
-shot stays still in video: a map cannot flicker more than the colours it is given.
+photo's own, so they can never add or remove detail. They act on each pixel alone, so a pixel
+whose colour holds still in video stays still. In a map's fading band (below) a small change of
+hue from frame to frame changes how far the pixel is turned, so there a map amplifies colour
+flicker up to 1 + (hue turn) / WIDTH times; a wide WIDTH keeps that low.
 
 A colour map ``FROM=TO`` turns the hues near FROM's towards TO's: each such pixel's (a*, b*) is
 rotated by the hue angle from FROM to TO and scaled by TO's chroma over FROM's, so FROM itself

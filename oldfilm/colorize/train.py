@@ -97,6 +97,7 @@ class TrainConfig:
     caps: dict[str, float] = field(default_factory=lambda: dict(cdata.DEFAULT_CAPS))
     seed: int = 0
     threads: int | None = 1
+    workers: int = 0                    # data-loading processes (0: in the training process)
     device: str = "auto"
     bf16: bool = False
     log_every: int = 10
@@ -208,7 +209,8 @@ def make_dls(cfg: TrainConfig, train_files, val_files, device: torch.device, epo
     train_ds = cdata.ColorizePairs(train_files, cfg.size, train=True, seed=cfg.seed + epoch_seed)
     val_subset = sorted(val_files, key=lambda f: f.digest)[: cfg.val_items] or train_files[: cfg.val_items]
     val_ds = cdata.ColorizePairs(val_subset, cfg.size, train=False)
-    train_dl = CappedDL(train_ds, bs=cfg.batch_size, n=n, drop_last=True, num_workers=0, device=device)
+    # workers pay off where the trainer waits for data (a GPU); on a small CPU they take its cores
+    train_dl = CappedDL(train_ds, bs=cfg.batch_size, n=n, drop_last=True, num_workers=cfg.workers, device=device)
     val_dl = DataLoader(val_ds, bs=cfg.batch_size, shuffle=False, num_workers=0, device=device)
     return DataLoaders(train_dl, val_dl, device=device)
 
@@ -578,6 +580,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-pct", type=float, default=5.0, help="held-out share, chosen by file hash")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: torch default)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="data-loading worker processes (default 0: none; on a GPU, about the CPU cores)")
     p.add_argument("--device", default="auto")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPUs with avx512_bf16/AMX, or CUDA)")
     p.add_argument("--no-progress", action="store_true")
@@ -630,8 +634,14 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         feature_net=args.feature_net, init_gen=str(Path(args.init_gen).resolve()) if args.init_gen else None,
         weights_gen=(1.0, args.gan_weight), critic_nf=args.critic_nf,
         val_pct=args.val_pct, caps=_parse_caps(args.cap), seed=args.seed, threads=args.threads or None,
-        device=args.device, bf16=args.bf16,
+        workers=_workers(args.workers), device=args.device, bf16=args.bf16,
     )
+
+
+def _workers(n: int | None) -> int:
+    if n is not None and n < 0:
+        raise OldfilmError(f"--workers {n}: expected 0 or more")
+    return n or 0
 
 
 def read_config(out: Path) -> TrainConfig:
@@ -669,6 +679,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = read_config(out)
         if args.threads:
             cfg.threads = args.threads
+        if args.workers is not None:
+            cfg.workers = _workers(args.workers)
         if args.minutes:
             # a longer (or shorter) time budget for a run in progress: the schedules follow the
             # new total from the time already spent, so a run can be stretched while it learns
