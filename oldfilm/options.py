@@ -77,10 +77,10 @@ class ColorizeOptions:
         if not self.enabled and (self.saturation != 1.0 or self.color_maps):
             raise OldfilmError("--saturation and --map-color change the colorizer's colours: add --colorize")
         if self.color_maps:   # fail on a bad map before any file is opened
-            from .colorize.adjust import ColourMap
+            from .colorize.adjust import ColorMap
 
             for spec in self.color_maps:
-                ColourMap.parse(spec)
+                ColorMap.parse(spec)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from oldfilm.cli import build_parser, main, options_from_args
-from oldfilm.colorize.adjust import ColourMap, _lab, adjust_colours, parse_colour
+from oldfilm.colorize.adjust import ColorMap, _lab, adjust_colors, parse_color
 from oldfilm.colorize.generator import LIGHT_CONFIG, build_generator
 from oldfilm.colorize.stage import ColorizeStage
 from oldfilm.errors import OldfilmError
@@ -32,28 +32,28 @@ def _hue_gap(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
 
 def test_nothing_to_do_returns_the_frame_itself():
     x = _patches(BLUE, RED)
-    assert adjust_colours(x) is x
+    assert adjust_colors(x) is x
 
 
 def test_saturation_scales_chroma_and_keeps_lightness():
     x = _patches(BLUE, RED, PALE_BLUE, ORANGE)
-    grey = adjust_colours(x, 0.0)
+    grey = adjust_colors(x, 0.0)
     assert np.ptp(grey.astype(int), axis=2).max() <= 1                       # R = G = B
     assert np.abs(_lab(grey)[..., 0] - _lab(x)[..., 0]).max() < 1.0
-    lab, half = _lab(x), _lab(adjust_colours(x, 0.5))
+    lab, half = _lab(x), _lab(adjust_colors(x, 0.5))
     ratio = np.hypot(half[..., 1], half[..., 2]) / np.hypot(lab[..., 1], lab[..., 2])
     assert np.allclose(ratio, 0.5, atol=0.03)
-    assert _hue_gap(_hue(adjust_colours(x, 0.5)), _hue(x)).max() < 2.0         # hues stay
+    assert _hue_gap(_hue(adjust_colors(x, 0.5)), _hue(x)).max() < 2.0         # hues stay
     with pytest.raises(ValueError):
-        adjust_colours(x, -0.5)
+        adjust_colors(x, -0.5)
 
 
 def test_a_map_moves_its_hue_and_leaves_other_hues_and_greys_alone():
     x = _patches(BLUE, RED, GREY, PALE_BLUE, BLUISH_GREY)
-    out = adjust_colours(x, 1.0, (ColourMap.parse("blue=green"),))
-    green_hue = _hue(np.array([[parse_colour("green")]], np.uint8))[0, 0]
+    out = adjust_colors(x, 1.0, (ColorMap.parse("blue=green"),))
+    green_hue = _hue(np.array([[parse_color("green")]], np.uint8))[0, 0]
     assert _hue_gap(_hue(out[0:4]), green_hue).max() < 8                      # vivid blue -> green
-    blue_hue = _hue(np.array([[parse_colour("blue")]], np.uint8))[0, 0]
+    blue_hue = _hue(np.array([[parse_color("blue")]], np.uint8))[0, 0]
     offset = _hue(x[12:16]) - blue_hue                                        # pale blue sits off blue's hue...
     assert _hue_gap(_hue(out[12:16]), green_hue + offset).max() < 3           # ...and keeps that offset around green
     pale = _lab(out[12:16])
@@ -64,7 +64,7 @@ def test_a_map_moves_its_hue_and_leaves_other_hues_and_greys_alone():
 
 
 def test_map_width_fades_the_change_out_with_hue_distance():
-    src = parse_colour("blue")
+    src = parse_color("blue")
     lab_src = _lab(np.array([[src]], np.uint8))[0, 0]
     c, h = np.hypot(lab_src[1], lab_src[2]), np.arctan2(lab_src[2], lab_src[1])
 
@@ -76,22 +76,22 @@ def test_map_width_fades_the_change_out_with_hue_distance():
         lab = np.array([[[lab_src[0], 0.6 * c * np.cos(t), 0.6 * c * np.sin(t)]]], np.float32)
         return np.clip(np.round(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255), 0, 255).astype(np.uint8)
 
-    m = ColourMap.parse("blue=green:20")
-    moved = [float(_hue_gap(_hue(adjust_colours(at(d), 1.0, (m,))), _hue(at(d)))[0, 0]) for d in (0, 10, 30, 45)]
+    m = ColorMap.parse("blue=green:20")
+    moved = [float(_hue_gap(_hue(adjust_colors(at(d), 1.0, (m,))), _hue(at(d)))[0, 0]) for d in (0, 10, 30, 45)]
     assert moved[0] > 60 and moved[1] > 60                                    # within the width: all the way
     assert 2 < moved[2] < moved[0]                                            # between width and 2x: part way
     assert moved[3] < 1.5                                                     # beyond 2x: untouched
 
 
 def test_colour_and_map_parsing_errors_name_the_problem():
-    assert parse_colour("#E8C547") == (0xE8, 0xC5, 0x47) == parse_colour("e8c547")
-    assert parse_colour(" Red ") == parse_colour("red")
-    assert ColourMap.parse("yellow=#E8C547:40").width == 40
+    assert parse_color("#E8C547") == (0xE8, 0xC5, 0x47) == parse_color("e8c547")
+    assert parse_color(" Red ") == parse_color("red")
+    assert ColorMap.parse("yellow=#E8C547:40").width == 40
     for bad, msg in (("blue", "expected FROM=TO"), ("blue=", "expected FROM=TO"), ("blue=nope", "'nope'"),
                      ("#808080=red", "grey and has no hue"), ("blue=green:2", "out of range"),
                      ("blue=green:wide", "not a number")):
         with pytest.raises(OldfilmError, match=msg) as e:
-            ColourMap.parse(bad)
+            ColorMap.parse(bad)
         assert bad in str(e.value) and "\n" not in str(e.value)
 
 
@@ -114,10 +114,10 @@ def test_stage_applies_the_adjustments_and_reports_them():
     net = build_generator(LIGHT_CONFIG).eval()
     frames = [np.random.default_rng(i).integers(0, 255, (40, 56, 3), dtype=np.uint8) for i in range(2)]
     plain = ColorizeStage(net, 4, torch.device("cpu"))
-    grey = ColorizeStage(net, 4, torch.device("cpu"), saturation=0.0, colour_maps=(ColourMap.parse("blue=red"),))
+    grey = ColorizeStage(net, 4, torch.device("cpu"), saturation=0.0, color_maps=(ColorMap.parse("blue=red"),))
     base, out = plain(frames), grey(frames)
     for b, o in zip(base, out):
-        assert np.array_equal(o, adjust_colours(b, 0.0, (ColourMap.parse("blue=red"),)))
+        assert np.array_equal(o, adjust_colors(b, 0.0, (ColorMap.parse("blue=red"),)))
         assert np.ptp(o.astype(int), axis=2).max() <= 1
     rep = grey.report()
     assert rep["saturation"] == 0.0 and rep["color_maps"] == ["#2850c8=#c81e1e:25"]

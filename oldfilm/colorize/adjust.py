@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import OldfilmError
 
 # Everyday names, as sRGB. Enough to say "blue=green"; anything else is #RRGGBB.
-NAMED_COLOURS: dict[str, tuple[int, int, int]] = {
+NAMED_COLORS: dict[str, tuple[int, int, int]] = {
     "red": (200, 30, 30), "orange": (230, 130, 30), "yellow": (230, 210, 40), "green": (40, 150, 50),
     "cyan": (40, 190, 200), "blue": (40, 80, 200), "purple": (120, 50, 160), "magenta": (200, 40, 160),
     "pink": (235, 140, 170), "brown": (130, 80, 40), "olive": (120, 120, 40), "teal": (30, 120, 120),
@@ -36,14 +36,14 @@ MIN_CHROMA = 5.0          # CIELAB chroma under which a pixel or a FROM colour c
 DEFAULT_WIDTH = 25.0      # degrees of hue at full weight on each side of FROM's hue
 
 
-def parse_colour(text: str) -> tuple[int, int, int]:
-    """sRGB uint8 triple of a colour name (:data:`NAMED_COLOURS`) or ``#RRGGBB`` / ``RRGGBB``."""
+def parse_color(text: str) -> tuple[int, int, int]:
+    """sRGB uint8 triple of a colour name (:data:`NAMED_COLORS`) or ``#RRGGBB`` / ``RRGGBB``."""
     t = text.strip().lower()
-    if t in NAMED_COLOURS:
-        return NAMED_COLOURS[t]
+    if t in NAMED_COLORS:
+        return NAMED_COLORS[t]
     m = re.fullmatch(r"#?([0-9a-f]{6})", t)
     if not m:
-        names = ", ".join(NAMED_COLOURS)
+        names = ", ".join(NAMED_COLORS)
         raise OldfilmError(f"colour {text!r}: expected #RRGGBB or one of {names}")
     h = m.group(1)
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
@@ -55,7 +55,7 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ColourMap:
+class ColorMap:
     """``source`` hues become ``target`` hues (sRGB uint8 triples); ``width`` in degrees."""
 
     source: tuple[int, int, int]
@@ -63,7 +63,7 @@ class ColourMap:
     width: float = DEFAULT_WIDTH
 
     @classmethod
-    def parse(cls, text: str) -> ColourMap:
+    def parse(cls, text: str) -> ColorMap:
         """``FROM=TO`` or ``FROM=TO:WIDTH`` (names or #RRGGBB; WIDTH in hue degrees, 5..90)."""
         spec, _, width = text.partition(":")
         src, sep, dst = spec.partition("=")
@@ -76,7 +76,7 @@ class ColourMap:
         if not 5 <= w <= 90:
             raise OldfilmError(f"--map-color {text!r}: width {w:g} out of range 5..90 degrees")
         try:
-            src_rgb, dst_rgb = parse_colour(src), parse_colour(dst)
+            src_rgb, dst_rgb = parse_color(src), parse_color(dst)
         except OldfilmError as e:
             raise OldfilmError(f"--map-color {text!r}: {e}") from None
         if _chroma_hue(src_rgb)[0] < MIN_CHROMA:
@@ -89,7 +89,7 @@ def _chroma_hue(rgb: tuple[int, int, int]) -> tuple[float, float]:
     return float(np.hypot(lab[1], lab[2])), float(np.arctan2(lab[2], lab[1]))
 
 
-def _apply_map(ab: np.ndarray, m: ColourMap) -> np.ndarray:
+def _apply_map(ab: np.ndarray, m: ColorMap) -> np.ndarray:
     """float32 HxWx2 CIELAB a*, b* with ``m`` applied."""
     a, b = ab[..., 0], ab[..., 1]
     chroma = np.hypot(a, b)
@@ -109,7 +109,7 @@ def _apply_map(ab: np.ndarray, m: ColourMap) -> np.ndarray:
     return out
 
 
-def adjust_colours(rgb: np.ndarray, saturation: float = 1.0, maps: tuple[ColourMap, ...] = ()) -> np.ndarray:
+def adjust_colors(rgb: np.ndarray, saturation: float = 1.0, maps: tuple[ColorMap, ...] = ()) -> np.ndarray:
     """uint8 RGB HxWx3 -> uint8 RGB HxWx3: the colour maps applied in order, then the chroma scaled
     by ``saturation`` (0: grey, 1: as is). CIELAB lightness is kept (out-of-gamut results are
     clipped in sRGB). The input itself when there is nothing to do."""

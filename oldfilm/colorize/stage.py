@@ -17,7 +17,7 @@ from ..device import autocast_dtype, resolve_device
 from ..options import ColorizeOptions, RunOptions
 from ..stage import StageBase
 from ..weights import load_model
-from .adjust import ColourMap, adjust_colours
+from .adjust import ColorMap, adjust_colors
 from .render import colorize_frames
 
 # Activation memory grows with render_factor²; the batch shrinks so one call never holds more
@@ -58,7 +58,7 @@ class ColorizeStage(StageBase):
         batch_size: int = 4,
         model_name: str = "",
         saturation: float = 1.0,
-        colour_maps: Sequence[ColourMap] = (),
+        color_maps: Sequence[ColorMap] = (),
     ):
         super().__init__()
         self.device = device
@@ -70,7 +70,7 @@ class ColorizeStage(StageBase):
         self.network = network.eval().to(device=device, memory_format=torch.channels_last)
         self.model_name = model_name
         self.saturation = float(saturation)
-        self.colour_maps = tuple(colour_maps)
+        self.color_maps = tuple(color_maps)
         self.frames = 0
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -82,8 +82,8 @@ class ColorizeStage(StageBase):
             autocast=self.autocast,
             channels_last=self.channels_last,
         )
-        if self.saturation != 1.0 or self.colour_maps:
-            out = [adjust_colours(f, self.saturation, self.colour_maps) for f in out]
+        if self.saturation != 1.0 or self.color_maps:
+            out = [adjust_colors(f, self.saturation, self.color_maps) for f in out]
         self.frames += len(out)
         return out
 
@@ -97,8 +97,8 @@ class ColorizeStage(StageBase):
             "render_factor": self.render_factor,
             "precision": "fp32" if self.autocast is None else str(self.autocast).removeprefix("torch."),
             **({"saturation": self.saturation} if self.saturation != 1.0 else {}),
-            **({"color_maps": [f"#{bytes(m.source).hex()}=#{bytes(m.target).hex()}:{m.width:g}" for m in self.colour_maps]}
-               if self.colour_maps else {}),
+            **({"color_maps": [f"#{bytes(m.source).hex()}=#{bytes(m.target).hex()}:{m.width:g}" for m in self.color_maps]}
+               if self.color_maps else {}),
         }
 
 
@@ -120,5 +120,5 @@ def build_colorize_stage(opts: ColorizeOptions, run: RunOptions, is_video: bool)
         batch_size=run.batch_size,
         model_name=opts.model,
         saturation=opts.saturation,
-        colour_maps=tuple(ColourMap.parse(spec) for spec in opts.color_maps),
+        color_maps=tuple(ColorMap.parse(spec) for spec in opts.color_maps),
     )
