@@ -3,10 +3,10 @@
     .venv/bin/python bench/colorize_chroma_gain.py [--run RUN [--blend RUN2 T]] [--gains 0.7 0.85 1 1.15 1.3 1.5]
 
 Each of the 157 held-out photos (``oldfilm eval --holdout 5 --size 384``) is made grey and
-rendered once by a generator at render factor 35 (as ``oldfilm eval --model default`` renders
-photos). Then, for each gain a, the render's U and V (OpenCV YUV, around 128) are scaled by a before
-they go under the photo's own luminance, and the result is scored like ``oldfilm eval``. a = 1 is
-what ships. A gain below 1 that lowers ΔE00 means the colours the model guesses are right on
+colorized once by a generator at render factor 35 (as ``oldfilm eval --model default`` colorizes
+photos). Then, for each gain a, the output goes through ``--saturation a``
+(``oldfilm.colorize.adjust.adjust_colors``: CIELAB a*, b* scaled by a, lightness kept) and is
+scored like ``oldfilm eval``. a = 1 is what ships. A gain below 1 that lowers ΔE00 means the colours the model guesses are right on
 average but too confident.
 
 Generator: the installed default, or a training run's latest (``--run``); ``--blend RUN2 T`` takes
@@ -18,11 +18,11 @@ import argparse
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from oldfilm import metrics
+from oldfilm.colorize.adjust import adjust_colors
 from oldfilm.colorize.render import finish, model_input, model_rgb, run_network
 from oldfilm.evaluate import grayscale, load_references
 
@@ -42,14 +42,6 @@ def generator(run: str | None, blend: tuple[str, str] | None) -> torch.nn.Module
     return net.eval()
 
 
-def with_gain(grey: np.ndarray, raw: np.ndarray, gain: float) -> np.ndarray:
-    """uint8 RGB: ``grey``'s luminance with ``raw``'s chroma scaled by ``gain`` (YUV, around 128)."""
-    yuv = cv2.cvtColor(grey, cv2.COLOR_RGB2YUV).astype(np.float32)
-    uv = cv2.cvtColor(raw, cv2.COLOR_RGB2YUV)[..., 1:].astype(np.float32)
-    yuv[..., 1:] = np.clip(128 + gain * (uv - 128), 0, 255)
-    return cv2.cvtColor(np.round(yuv).astype(np.uint8), cv2.COLOR_YUV2RGB)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run")
@@ -65,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     renders = []
     for _, rgb in refs:
         g = grayscale(rgb)
-        renders.append((g, finish(g, model_rgb(run_network(net, model_input(g, args.render_factor)[None])[0]))[0]))
+        renders.append(finish(g, model_rgb(run_network(net, model_input(g, args.render_factor)[None])[0]))[1])
     cf_gt = [metrics.colourfulness(t) for _, t in refs]
     out = {}
     for a in args.gains:
-        outs = [with_gain(g, raw, a) for g, raw in renders]
+        outs = [adjust_colors(out, a) for out in renders]
         de = float(np.mean([metrics.mean_ciede2000(o, t) for o, (_, t) in zip(outs, refs)]))
         cf = float(np.mean([metrics.colourfulness(o) for o in outs]))
         out[str(a)] = {"deltaE00": de, "colourfulness": cf, "cf_ratio": cf / float(np.mean(cf_gt))}
