@@ -31,7 +31,8 @@ and the device's Python (3.12, its own torch) has no fastai. So the run is prepa
 
    rebuilds a run folder that ``oldfilm train colorizer --export`` and the held-out evaluation
    accept (its data path points back to ../shared/data/photos, so the export scores the true
-   held-out split).
+   held-out split). Ship only if the pan-clip flicker the export reports does not grow: run 6
+   (docs/training-colorize.md) was more accurate at 128 px and flickered twice as much.
 
 ``device --device cpu --size 64 --batch-size 4 --workers 2 --minutes 0.2`` runs step 2 on this
 machine, to check the kit without a GPU.
