@@ -241,8 +241,11 @@ def test_interrupted_batch_resumes_without_redoing_finished_outputs(tmp_path, st
 def test_ctrl_c_or_kill_in_a_real_process_then_rerun(tmp_path, sig, code):
     """Signal a running batch (a slow stage), then rerun: finished outputs are kept as they were."""
     photos = [_photo(tmp_path / "in" / f"p{i}.png", i) for i in range(6)]
+    # A shell starts background jobs with SIGINT ignored and children inherit it (a CI launched
+    # with `&`): restore Python's Ctrl-C handler, as an oldfilm started from a terminal has it.
     script = textwrap.dedent(f"""
-        import sys, time
+        import signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         import oldfilm.pipeline as P
         from oldfilm.stage import StageBase
         class Slow(StageBase):
