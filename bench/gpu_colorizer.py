@@ -99,14 +99,15 @@ def device(args: argparse.Namespace) -> int:
     from safetensors.torch import save_file
 
     run = Path(args.run)
-    cmd = [sys.executable, "-m", "oldfilm.cli", "train", "colorizer", "--data", str(KIT / "data"), "--out", str(run),
-           "--device", args.device, "--size", str(args.size), "--batch-size", str(args.batch_size),
-           "--workers", str(args.workers), "--threads", "4", "--minutes", f"{args.minutes},0,0",
+    train = [sys.executable, "-m", "oldfilm.cli", "train", "colorizer", "--out", str(run), "--workers", str(args.workers),
+             "--no-progress"]
+    cmd = [*train, "--data", str(KIT / "data"), "--device", args.device, "--size", str(args.size), "--batch-size", str(args.batch_size),
+           "--threads", "4", "--minutes", f"{args.minutes},0,0",
            "--ckpt-every", str(args.ckpt_every), "--gen-config", "default", "--feature-loss", args.loss,
            "--init-gen", str(ROOT / "checkpoints" / "colorize-default.safetensors"),
-           "--lr", str(args.lr), "1e-3", "1e-4", "--bf16", "--no-progress"]
-    if (run / "state.json").is_file():
-        cmd = [*cmd[:5], "--out", str(run), "--resume", "--workers", str(args.workers), "--no-progress"]
+           "--lr", str(args.lr), "1e-3", "1e-4", "--bf16"]
+    if (run / "state.json").is_file():     # a rerun on a still-warm machine goes on from the checkpoint
+        cmd = [*train, "--resume"]
     t0 = time.time()
     print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)

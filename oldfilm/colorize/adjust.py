@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -50,7 +51,9 @@ def parse_color(text: str) -> tuple[int, int, int]:
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
-    """float32 CIELAB (L 0..100, a and b about -128..127) of uint8 RGB ...x3."""
+    """float32 CIELAB (L 0..100, a and b about -128..127) of uint8 RGB ...x3. OpenCV's float
+    conversion (same D65 formulas as metrics.rgb_to_lab) because this runs on every frame and needs
+    the way back too."""
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
@@ -83,6 +86,16 @@ class ColorMap:
             raise OldfilmError(f"--map-color {text!r}: {src.strip()} is grey and has no hue to match")
         return cls(src_rgb, dst_rgb, w)
 
+    @cached_property
+    def coefficients(self) -> tuple[np.float32, np.float32, np.float32, np.float32]:
+        """(cos, sin) of FROM's hue and (k cos t - 1, k sin t) of the turn by t = TO's hue - FROM's,
+        scaled by k = TO's chroma / FROM's: computed once, not per frame."""
+        c_src, h_src = _chroma_hue(self.source)
+        c_dst, h_dst = _chroma_hue(self.target)
+        k, t = c_dst / c_src, h_dst - h_src
+        f = np.float32
+        return f(np.cos(h_src)), f(np.sin(h_src)), f(k * np.cos(t) - 1.0), f(k * np.sin(t))
+
 
 def _chroma_hue(rgb: tuple[int, int, int]) -> tuple[float, float]:
     lab = _lab(np.array([[rgb]], np.uint8))[0, 0]
@@ -93,16 +106,13 @@ def _apply_map(ab: np.ndarray, m: ColorMap) -> np.ndarray:
     """float32 HxWx2 CIELAB a*, b* with ``m`` applied."""
     a, b = ab[..., 0], ab[..., 1]
     chroma = np.hypot(a, b)
-    c_src, h_src = _chroma_hue(m.source)
-    c_dst, h_dst = _chroma_hue(m.target)
+    cos_src, sin_src, ca, sa = m.coefficients
     # |hue - FROM's hue| in degrees, through the dot product (no per-pixel arctan2)
-    cos_dh = (a * np.float32(np.cos(h_src)) + b * np.float32(np.sin(h_src))) / np.maximum(chroma, np.float32(1e-6))
+    cos_dh = (a * cos_src + b * sin_src) / np.maximum(chroma, np.float32(1e-6))
     dh = np.degrees(np.arccos(np.clip(cos_dh, -1.0, 1.0, out=cos_dh), out=cos_dh), out=cos_dh)
     w = np.clip(2.0 - dh / np.float32(m.width), 0.0, 1.0)
     w *= np.clip((chroma - MIN_CHROMA) / MIN_CHROMA, 0.0, 1.0)
     # FROM lands on TO; its neighbours keep their hue offsets (a sky's gradient stays a gradient)
-    k, t = c_dst / c_src, h_dst - h_src
-    ca, sa = np.float32(k * np.cos(t) - 1.0), np.float32(k * np.sin(t))
     out = ab.copy()
     out[..., 0] += w * (ca * a - sa * b)
     out[..., 1] += w * (sa * a + ca * b)
