@@ -4,10 +4,10 @@
 
 Each photo of ``../shared/data/photos/faces_hires`` is degraded as ``oldfilm eval --recipe photo
 --seed 0 --size 384`` degrades it (image i with rng([0, i])) and restored by the installed default
-pipeline twice, with and without the face stage. In every face dlib's HOG finds on the clean photo
-(box grown 15 % per side, as ``--face-metrics``), it reports PSNR and SSIM of both outputs against
-the clean photo, the mean and standard deviation the face stage changed, and the face's size, and
-then sums them up by face size. Faces the stage left untouched (mean change < 0.5 grey levels:
+pipeline twice, with and without the face stage. In every face region ``--face-metrics`` scores
+(``evaluate.detect_faces_hog`` on the clean photo: dlib's HOG box grown 15 % per side), it reports
+PSNR and SSIM of both outputs against the clean photo (``evaluate.score_regions``), the mean and
+standard deviation the face stage changed, and the region's side, and then sums them up by side. Faces the stage left untouched (mean change < 0.5 grey levels:
 the detector did not find them in the degraded photo) are counted apart.
 """
 from __future__ import annotations
@@ -17,12 +17,12 @@ import json
 
 import numpy as np
 
-from oldfilm import metrics
 from oldfilm.evaluate import (
     build_pipeline_stage,
     default_degrader,
     detect_faces_hog,
     load_references,
+    score_regions,
 )
 
 SIZE_BINS = ((0, 100), (100, 200), (200, 10_000))
@@ -39,17 +39,13 @@ def face_rows(limit: int | None) -> list[dict]:
         with_faces.reset()
         without.reset()
         a, b = with_faces([degraded])[0], without([degraded])[0]
-        for x0, y0, x1, y1 in detect_faces_hog(target):
-            g = int(0.15 * (x1 - x0))
-            sl = np.s_[max(0, y0 - g):y1 + g, max(0, x0 - g):x1 + g]
-            fa, fb, ft = (im[sl].astype(np.float32) for im in (a, b, target))
+        boxes = detect_faces_hog(target)     # already grown 15 % per side, as --face-metrics scores them
+        for (x0, y0, x1, y1), sa, sb in zip(boxes, score_regions(a, target, boxes), score_regions(b, target, boxes)):
+            fa, fb = (im[y0:y1, x0:x1].astype(np.float32) for im in (a, b))
             rows.append({
-                "image": name, "side": int(x1 - x0),
-                "touched": bool(np.abs(fa - fb).mean() >= 0.5),
-                "psnr_faces": metrics.psnr(a[sl], target[sl]), "psnr_no_faces": metrics.psnr(b[sl], target[sl]),
-                "ssim_faces": metrics.ssim(a[sl], target[sl]), "ssim_no_faces": metrics.ssim(b[sl], target[sl]),
+                "image": name, "side": int(x1 - x0), "touched": bool(np.abs(fa - fb).mean() >= 0.5),
+                "psnr_faces": sa["psnr"], "psnr_no_faces": sb["psnr"], "ssim_faces": sa["ssim"], "ssim_no_faces": sb["ssim"],
                 "mean_change": float(fa.mean() - fb.mean()), "std_change": float(fa.std() - fb.std()),
-                "std_gap_no_faces": float(fb.std() - ft.std()),
             })
             r = rows[-1]
             print(f"{name} face {r['side']} px{'' if r['touched'] else ' (untouched)'}: PSNR {r['psnr_no_faces']:.2f} -> "
