@@ -13,7 +13,8 @@ and the device's Python (3.12, its own torch) has no fastai. So the run is prepa
    eval --holdout 5`` choose it, is left out, so the device never sees it), downsized to a 144 px
    short side as JPEG (quality 80), with ``clothing_cc0`` cut to 500 photos (it is capped at 30 % of each batch
    anyway); and the wheels fastai needs there (``--no-deps``: fastai, fastcore, fastprogress,
-   fasttransform, fastdownload, plum-dispatch, beartype; spacy is not needed). It prints the
+   fasttransform, fastdownload, plum-dispatch, beartype; spacy is not needed; fastprogress 1.0.3,
+   as fastprogress 1.1 imports python-fasthtml, which the device lacks). It prints the
    size, which must stay under 64 MiB with the tracked tree (about 48 MB).
 
 2. On the device, one ``run`` call with ``carry=["gpu_kit"]`` and ``timeout_s`` about 600:
@@ -21,7 +22,8 @@ and the device's Python (3.12, its own torch) has no fastai. So the run is prepa
        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site gpu_kit/wheels/*.whl && PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 python3 bench/gpu_colorizer.py device --minutes 7 --out $OUT
 
    trains the shipped generator further (``--init-gen checkpoints/colorize-default.safetensors``,
-   the ``lab`` loss, 128 px crops, batch 64, 12 loader workers, bf16) for ``--minutes`` of the
+   the ``lab`` loss plus ``--shift-consistency 2``, 128 px crops, batch 64, 12 loader workers,
+   bf16) for ``--minutes`` of the
    generator phase, then writes to $OUT the run's run.json, state.json, log.jsonl and the
    generator as fp16 safetensors shards of at most 15 MB each.
 
@@ -49,7 +51,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 KIT = ROOT / "gpu_kit"
-WHEELS = ("fastai==2.8.12", "fastcore==2.2.39", "fastprogress==1.1.6", "fasttransform==0.0.5",
+WHEELS = ("fastai==2.8.12", "fastcore==2.2.39", "fastprogress==1.0.3", "fasttransform==0.0.5",
           "fastdownload==0.0.8", "plum-dispatch==2.9.0", "beartype==0.23.1")
 SHARD_BYTES = 15 * 1024 * 1024
 
@@ -105,7 +107,7 @@ def device(args: argparse.Namespace) -> int:
            "--threads", "4", "--minutes", f"{args.minutes},0,0",
            "--ckpt-every", str(args.ckpt_every), "--gen-config", "default", "--feature-loss", args.loss,
            "--init-gen", str(ROOT / "checkpoints" / "colorize-default.safetensors"),
-           "--lr", str(args.lr), "1e-3", "1e-4", "--bf16"]
+           "--lr", str(args.lr), "1e-3", "1e-4", "--bf16", "--shift-consistency", str(args.shift_consistency)]
     if (run / "state.json").is_file():     # a rerun on a still-warm machine goes on from the checkpoint
         cmd = [*train, "--resume"]
     t0 = time.time()
@@ -176,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--ckpt-every", type=int, default=200)
     d.add_argument("--loss", default="lab")
     d.add_argument("--lr", type=float, default=3e-4)
+    d.add_argument("--shift-consistency", type=float, default=2.0,
+                   help="weight of the shift-consistency term (0: off, as run 6, which flickered)")
     u = sub.add_parser("unpack")
     u.add_argument("src", help="the folder the device's files came back to")
     u.add_argument("--run", required=True)

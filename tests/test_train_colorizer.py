@@ -147,6 +147,49 @@ def test_lab_loss_is_delta_e76_of_what_inference_outputs():
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
 
 
+def test_shift_consistency_is_zero_for_a_shift_equivariant_net_and_not_for_a_context_one():
+    from oldfilm.colorize.consistency import sample_shift, shift_consistency_loss
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 64)
+    pointwise = torch.nn.Conv2d(3, 3, 1)       # a 1x1 conv sees no context: shifts cannot change it
+    rng = torch.Generator().manual_seed(0)
+    assert float(shift_consistency_loss(pointwise, x, pointwise(x), 32, rng).detach()) < 0.01
+
+    class ContextNet(torch.nn.Module):       # colour from the whole view's mean, as a wide receptive field
+        def forward(self, t):
+            return t + 3 * t.mean((2, 3), keepdim=True).flip(1)
+
+    net = ContextNet()
+    losses = [float(shift_consistency_loss(net, x, net(x), 32, rng).detach()) for _ in range(5)]
+    assert min(losses) > 0.05
+    pred = pointwise(x).detach().requires_grad_()
+    shift_consistency_loss(pointwise, x, pred, 32, rng).backward()
+    assert pred.grad is None                       # the full view is the fixed target
+    assert pointwise.weight.grad is not None and torch.isfinite(pointwise.weight.grad).all()
+    offsets = {sample_shift(64, 64, 32, rng)[:2] for _ in range(50)}
+    assert len(offsets) > 20 and all(0 <= dy <= 32 and 0 <= dx <= 32 for dy, dx in offsets)
+    assert sample_shift(64, 96, 16, rng)[2:] == (48, 80)
+    with pytest.raises(ValueError, match="margin"):
+        sample_shift(64, 64, 24, rng)
+
+
+def test_short_run_with_shift_consistency_logs_the_term(photo_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["--data", str(photo_dir), "--out", str(out), "--no-progress", "--threads", "1", "--size", "64",
+            "--batch-size", "2", "--iters", "10,0,0", "--ckpt-every", "5", "--gen-config", "tiny", "--val-pct", "40",
+            "--feature-loss", "lab", "--shift-consistency", "0.5", "--shift-margin", "16"]
+    assert _train(argv) == 0
+    cfg = json.loads((out / "run.json").read_text())
+    assert cfg["shift_consistency"] == 0.5 and cfg["shift_margin"] == 16
+    recs = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    parts = [r["parts"] for r in recs if r.get("phase") == "gen" and "parts" in r]
+    assert parts and all(p["shift_de76"] >= 0 and p["de76"] > 0 for p in parts)
+    bad = [*argv[:3], str(tmp_path / "r2"), *argv[4:]]
+    assert _train([*bad[:-1], "24"]) != 0
+    assert "--shift-margin 24" in capsys.readouterr().err
+
+
 def test_selfsup_feature_net_trains_saves_and_gives_gradients(tmp_path):
     torch.manual_seed(0)
     y = torch.randn(4, 3, 32, 32)

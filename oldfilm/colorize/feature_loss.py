@@ -190,28 +190,34 @@ def with_luma_of(pred01: torch.Tensor, luma01: torch.Tensor) -> torch.Tensor:
     return (pred01 + dy).clamp(0, 1)
 
 
-class LabChromaLoss(nn.Module):
-    """Mean ΔE76 / 10 between the target and the prediction's chroma under the target's luminance.
+def lab_chroma_distance(a: torch.Tensor, b: torch.Tensor, luma: torch.Tensor) -> torch.Tensor:
+    """Mean ΔE76 / 10 between ``a`` and ``b`` once each takes the luminance of ``luma`` (what
+    inference outputs). All three ImageNet-normalised float Nx3xHxW of one size. Computed in fp32
+    even under bf16 autocast: Lab's cube root and the square root need the mantissa; the square
+    root has a small floor so that its gradient stays finite where the two colours agree."""
+    from .data import IMAGENET_MEAN, IMAGENET_STD
 
-    Inputs are ImageNet-normalised Nx3xHxW (the generator's space). The square root is taken with a
-    small floor so that its gradient stays finite where the two colours agree.
-    """
+    with torch.autocast(a.device.type, enabled=False):
+        mean = torch.tensor(IMAGENET_MEAN, device=a.device).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=a.device).view(1, 3, 1, 1)
+        y = (luma.float() * std + mean).clamp(0, 1)
+        la = srgb_to_lab(with_luma_of((a.float() * std + mean).clamp(0, 1), y))
+        lb = srgb_to_lab(with_luma_of((b.float() * std + mean).clamp(0, 1), y))
+        d = la - lb
+        return torch.sqrt((d * d).sum(1) + 1e-3).mean() / 10
+
+
+class LabChromaLoss(nn.Module):
+    """Mean ΔE76 / 10 between the target and the prediction's chroma under the target's luminance
+    (:func:`lab_chroma_distance` with the target as ``luma``: the target keeps its own colour).
+    Inputs are ImageNet-normalised Nx3xHxW (the generator's space)."""
 
     def __init__(self):
         super().__init__()
-        from .data import IMAGENET_MEAN, IMAGENET_STD
-
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.last_parts: dict[str, float] = {}
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        # fp32 even under bf16 autocast: Lab's cube root and the sqrt need the mantissa
-        with torch.autocast(pred.device.type, enabled=False):
-            p = (pred.float() * self.std + self.mean).clamp(0, 1)
-            t = (target.float() * self.std + self.mean).clamp(0, 1)
-            d = srgb_to_lab(with_luma_of(p, t)) - srgb_to_lab(t)
-            loss = torch.sqrt((d * d).sum(1) + 1e-3).mean() / 10
+        loss = lab_chroma_distance(pred, target, target)
         self.last_parts = {"de76": float(loss.detach()) * 10}
         return loss
 

@@ -43,6 +43,7 @@ from torch import nn
 
 from ..errors import OldfilmError
 from . import data as cdata
+from .consistency import shift_consistency_loss
 from .critic import patch_critic
 from .feature_loss import FEATURE_LOSSES, build_feature_loss, train_selfsup_net
 
@@ -88,6 +89,8 @@ class TrainConfig:
     pct_start: float = 0.3
     feature_loss: str = "l1"
     feature_net: str | None = None
+    shift_consistency: float = 0.0      # weight of the shift-consistency term (consistency.py); 0: off
+    shift_margin: int = 32
     init_gen: str | None = None         # start the generator from these weights (fine-tuning)
     weights_gen: tuple[float, float] = (1.0, 1.5)
     critic_nf: int = 64
@@ -244,6 +247,26 @@ def _callbacks():
         def after_cancel_batch(self):
             self.ctx.__exit__(None, None, None)
 
+    class ShiftConsistency(Callback):
+        """--shift-consistency: adds ``weight`` x :func:`shift_consistency_loss` to each training
+        batch's loss (inside the bf16 autocast, which CpuBF16 closes at order 10), and logs it
+        beside the feature loss's parts."""
+
+        order = 8
+
+        def __init__(self, weight: float, margin: int, loss_parts=None, seed: int = 0):
+            self.weight, self.margin, self.loss_parts = weight, margin, loss_parts
+            self.rng = torch.Generator().manual_seed(seed)
+
+        def after_loss(self):
+            if not self.training:
+                return
+            term = shift_consistency_loss(self.learn.model, self.learn.xb[0], self.learn.pred, self.margin, self.rng)
+            self.learn.loss_grad = self.learn.loss_grad + self.weight * term
+            self.learn.loss = self.learn.loss_grad.clone()
+            if self.loss_parts is not None and isinstance(getattr(self.loss_parts, "last_parts", None), dict):
+                self.loss_parts.last_parts["shift_de76"] = float(term.detach()) * 10
+
     class FakesForCritic(Callback):
         """Critic pretraining batches: half generated from the gray inputs (0), half real (1)."""
 
@@ -367,7 +390,7 @@ def _callbacks():
             self._write({"epoch": self.epoch, "end_of_epoch": True,
                          "metrics": dict(zip(self.recorder.metric_names[1:-1], map(float, vals)))})
 
-    return CpuBF16, FakesForCritic, Checkpoint, JsonlLog, TimeBudget
+    return CpuBF16, FakesForCritic, Checkpoint, JsonlLog, TimeBudget, ShiftConsistency
 
 
 # --------------------------------------------------------------------------- the run
@@ -445,7 +468,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, budget:
     if state.phase == "done":
         return state
 
-    CpuBF16, FakesForCritic, Checkpoint, JsonlLog, TimeBudget = _callbacks()
+    CpuBF16, FakesForCritic, Checkpoint, JsonlLog, TimeBudget, ShiftConsistency = _callbacks()
     extra_cbs = [CpuBF16(device.type)] if cfg.bf16 else []
     log_path = out / "log.jsonl"
 
@@ -479,6 +502,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, budget:
         n = cfg.n_epochs("gen")
         if start < n:
             cbs = [*extra_cbs, Checkpoint(out, "gen", state, generator, budget), JsonlLog(log_path, "gen", cfg.log_every, loss)]
+            if cfg.shift_consistency > 0:
+                cbs.append(ShiftConsistency(cfg.shift_consistency, cfg.shift_margin, loss,
+                                            seed=cfg.seed * 7919 + state.iters_done["gen"]))
             if cfg.minutes is None:
                 gen_learn.fit_one_cycle(n, lr_max=cfg.lr_gen, pct_start=cfg.pct_start, div=25.0, div_final=25e4,
                                         start_epoch=start, cbs=cbs)
@@ -567,6 +593,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gen-config", default="default", help=f"generator config: {', '.join(GEN_PRESETS)} or JSON")
     p.add_argument("--feature-loss", choices=FEATURE_LOSSES, default="l1")
     p.add_argument("--feature-net", metavar="FILE", help="self-trained feature net for --feature-loss selfsup")
+    p.add_argument("--shift-consistency", type=float, default=0.0, metavar="W",
+                   help="weight of a term that asks for the same chroma on a shifted sub-crop (steadier colour "
+                        "when the camera pans; generator phase; default 0: off)")
+    p.add_argument("--shift-margin", type=int, default=32, metavar="PX",
+                   help="the sub-crop is PX smaller than the training crop and shifted by up to PX (multiple of 16)")
     p.add_argument("--init-gen", metavar="FILE",
                    help="start the generator from these weights (a run's generator_pretrained.pt or a colorizer "
                         ".safetensors with the same --gen-config): fine-tuning")
@@ -626,12 +657,17 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise OldfilmError("oldfilm train colorizer: --data DIR... is required (folders of colour images)")
     if args.size < 32 or args.size % 16:
         raise OldfilmError(f"--size {args.size}: expected a multiple of 16, at least 32")
+    if args.shift_consistency < 0:
+        raise OldfilmError(f"--shift-consistency {args.shift_consistency}: expected 0 or more")
+    if args.shift_consistency and (args.shift_margin <= 0 or args.shift_margin % 16 or args.shift_margin >= args.size):
+        raise OldfilmError(f"--shift-margin {args.shift_margin}: expected a positive multiple of 16 below --size {args.size}")
     return TrainConfig(
         data=[str(Path(d).resolve()) for d in args.data], out=str(Path(args.out).resolve()),
         gen_config=resolve_gen_config(args.gen_config), size=args.size, batch_size=args.batch_size,
         iters_gen=gi, iters_crit=ci, iters_gan=ai, minutes=minutes, ckpt_every=args.ckpt_every,
         lr_gen=args.lr[0], lr_crit=args.lr[1], lr_gan=args.lr[2], feature_loss=args.feature_loss,
-        feature_net=args.feature_net, init_gen=str(Path(args.init_gen).resolve()) if args.init_gen else None,
+        feature_net=args.feature_net, shift_consistency=args.shift_consistency, shift_margin=args.shift_margin,
+        init_gen=str(Path(args.init_gen).resolve()) if args.init_gen else None,
         weights_gen=(1.0, args.gan_weight), critic_nf=args.critic_nf,
         val_pct=args.val_pct, caps=_parse_caps(args.cap), seed=args.seed, threads=args.threads or None,
         workers=_workers(args.workers), device=args.device, bf16=args.bf16,
