@@ -11,6 +11,12 @@ For each model (artistic and stable with the parity recipe weights from ../share
 
     .venv/bin/python bench/bench_colorize.py [--models artistic stable light] [--repeats 2]
 
+``--device cuda`` times the stage on the GPU in fp32, bf16 and fp16 autocast, and measures each
+against the exact fp32 path *on the CPU* (cuDNN runs fp32 convolutions in TF32 by default, so the
+GPU's own fp32 is not the reference). On a device machine without ../shared, point
+``OLDFILM_SHARED`` at a folder holding a copy of ``fixtures/photos`` and use ``light`` and
+``default`` (the published models' recipe weights come from ../shared/reference).
+
 Prints one Markdown table row per (model, precision); paste into docs/bench-colorize.md.
 """
 from __future__ import annotations
@@ -69,7 +75,7 @@ def _frames(w: int, h: int, n: int):
     return [np.asarray(Image.fromarray(p).resize((w, h), Image.Resampling.BILINEAR)) for p in _photos(n)]
 
 
-def run_one(model: str, repeats: int, photos: int, frames: int, threads: int) -> list[dict]:
+def run_one(model: str, repeats: int, photos: int, frames: int, threads: int, device: str = "cpu") -> list[dict]:
     import numpy as np
     import torch
 
@@ -79,17 +85,24 @@ def run_one(model: str, repeats: int, photos: int, frames: int, threads: int) ->
 
     net = _network(model)
     params = sum(p.numel() for p in net.parameters())
-    # Accuracy: fp32 in the exact (parity) layout vs the stage's channels_last fp32 and bf16.
+    precisions = [("fp32", None), ("bf16", torch.bfloat16)]
+    if device != "cpu":
+        precisions.append(("fp16", torch.float16))
+    # Accuracy: fp32 in the exact (parity) layout on the CPU vs the stage's channels_last path on
+    # the device, per precision.
     imgs = _photos(photos)
     ref = colorize_frames(imgs, net, 35, batch_size=1)
+    net = net.to(device)
     acc = {}
-    for label, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+    for label, dtype in precisions:
         got = colorize_frames(imgs, net, 35, batch_size=1, autocast=dtype, channels_last=True)
         diffs = [np.abs(a.astype(np.int16) - b.astype(np.int16)) for a, b in zip(got, ref)]
         acc[label] = (float(np.mean([d.mean() for d in diffs])), int(max(d.max() for d in diffs)))
     rows = []
-    for label, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-        stage = ColorizeStage(net, 21, torch.device("cpu"), autocast=dtype, batch_size=4, model_name=model)
+    for label, dtype in precisions:
+        stage = ColorizeStage(net, 21, torch.device(device), autocast=dtype, batch_size=4, model_name=model)
+        if device != "cpu":
+            torch.cuda.reset_peak_memory_stats()
         fps = {}
         for name, (w, h) in (("480p", (854, 480)), ("1080p", (1920, 1080))):
             batch = _frames(w, h, frames)
@@ -110,6 +123,7 @@ def run_one(model: str, repeats: int, photos: int, frames: int, threads: int) ->
                 "mean_abs_vs_fp32": round(acc[label][0], 3),
                 "max_abs_vs_fp32": acc[label][1],
                 "peak_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "peak_gpu_MiB": round(torch.cuda.max_memory_allocated() / 2**20) if device != "cpu" else 0,
             }
         )
     return rows
@@ -122,20 +136,27 @@ def main() -> int:
     ap.add_argument("--photos", type=int, default=6, help="real photos for the accuracy check")
     ap.add_argument("--frames", type=int, default=4, help="frames per timed batch")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.repeats, args.photos, args.frames, args.threads)))
+        print(json.dumps(run_one(args.one, args.repeats, args.photos, args.frames, args.threads, args.device)))
         return 0
+    import torch
+
     from oldfilm.device import cpu_has_bf16
 
-    print(f"cpu bf16: {cpu_has_bf16()}; threads {args.threads}; load average before: {os.getloadavg()[0]:.1f}")
+    gpu = f"; {torch.cuda.get_device_name()}, torch {torch.__version__}" if args.device != "cpu" else ""
+    print(f"cpu bf16: {cpu_has_bf16()}; threads {args.threads}; load average before: {os.getloadavg()[0]:.1f}{gpu}")
     cols = ["model", "params_M", "precision", "fps_480p", "fps_1080p", "mean_abs_vs_fp32", "max_abs_vs_fp32", "peak_rss_MiB"]
+    if args.device != "cpu":
+        cols.append("peak_gpu_MiB")
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for model in args.models:
         cmd = [sys.executable, __file__, "--one", model, "--repeats", str(args.repeats),
-               "--photos", str(args.photos), "--frames", str(args.frames), "--threads", str(args.threads)]
+               "--photos", str(args.photos), "--frames", str(args.frames), "--threads", str(args.threads),
+               "--device", args.device]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         for row in json.loads(out.strip().splitlines()[-1]):
             print("| " + " | ".join(str(row[c]) for c in cols) + " |", flush=True)

@@ -1,8 +1,10 @@
 """The colorize stage: a DeOldify-style generator over batches of frames (colorize-spec §4).
 
 Precision (``RunOptions.precision``): ``auto`` uses bf16 autocast on CPUs with native bf16,
-measured in docs/bench-colorize.md to stay within 1 uint8 level (mean absolute) of fp32; on CUDA
-``auto`` stays fp32 because fp16 has not been measured on a GPU yet (no device was available).
+measured in docs/bench-colorize.md to stay within 1 uint8 level (mean absolute) of fp32. On CUDA
+``auto`` stays fp32: on an H200, fp16 was as accurate but no faster at the video render factor
+(the stage is bound by its CPU-side resize and chroma transfer), and the published models were
+not measured there (docs/bench-colorize.md, "GPU").
 An explicit ``--precision bf16|fp16`` is honoured as asked.
 """
 from __future__ import annotations
