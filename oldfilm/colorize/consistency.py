@@ -2,11 +2,12 @@
 moves (``--shift-consistency W``). Training only.
 
 Run 6 (128 px crops, docs/training-colorize.md) scored better on still photos and flickered twice
-as much on a panning shot: a garment's hue depended on where the frame's edges and the network's
-32 px stride grid fell. Each training batch therefore also colours a sub-crop of the same inputs,
-offset by a random number of pixels that is mostly not a multiple of the stride, and the chroma
-it gives the overlap is pulled towards the full crop's (held fixed: the full view has more
-context, and letting it move would reward a grey answer that agrees with everything).
+as much on a panning shot: a garment's hue changed as the frame's edges (what the network sees
+around it) and the network's 32 px stride grid moved across it. Each training batch therefore
+also colours a sub-crop of the same inputs, smaller and offset by a random number of pixels
+that is mostly not a multiple of the stride, and the chroma it gives the overlap is pulled
+towards the full crop's (held fixed: the full view has more context, and letting it move would
+reward a grey answer that agrees with everything).
 """
 from __future__ import annotations
 
