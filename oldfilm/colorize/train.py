@@ -254,7 +254,7 @@ def _callbacks():
 
         order = 8
 
-        def __init__(self, weight: float, margin: int, loss_parts=None, seed: int = 0):
+        def __init__(self, weight: float, margin: int, loss_parts: nn.Module, seed: int = 0):
             self.weight, self.margin, self.loss_parts = weight, margin, loss_parts
             self.rng = torch.Generator().manual_seed(seed)
 
@@ -264,8 +264,8 @@ def _callbacks():
             term = shift_consistency_loss(self.learn.model, self.learn.xb[0], self.learn.pred, self.margin, self.rng)
             self.learn.loss_grad = self.learn.loss_grad + self.weight * term
             self.learn.loss = self.learn.loss_grad.clone()
-            if self.loss_parts is not None and isinstance(getattr(self.loss_parts, "last_parts", None), dict):
-                self.loss_parts.last_parts["shift_de76"] = float(term.detach()) * 10
+            # every generator loss keeps a fresh last_parts dict per batch (feature_loss.py)
+            self.loss_parts.last_parts["shift_de76"] = float(term.detach()) * 10
 
     class FakesForCritic(Callback):
         """Critic pretraining batches: half generated from the gray inputs (0), half real (1)."""
