@@ -147,7 +147,7 @@ def build_stages(options: PipelineOptions, is_video: bool) -> list[Stage]:
         stages.append(build(options.restore, options.run))
     if options.faces.enabled is not False:
         build = _import_builder("oldfilm.restore.faces.stage", "build_face_stage")
-        face = build(options.faces, options.run, is_video)
+        face = build(options.faces, options.run, is_video, after_restorer=options.restore.enabled)
         if face is not None:
             stages.append(face)
     if options.colorize.enabled:

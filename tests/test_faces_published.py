@@ -33,6 +33,7 @@ def test_registry_rows():
     assert set(names) >= {"bopbtl", "bopbtl-hr", "default"}
     assert names["bopbtl"].slots == (SLOT_256,) and names["bopbtl-hr"].slots == (SLOT_512,)
     assert names["default"].builtin_files == {"face": "face-default.safetensors"}
+    assert names["default-alone"].builtin_files == {"face": "face-default-alone.safetensors"}
 
 
 def test_slot_comes_from_the_checkpoint_folder(tmp_path):

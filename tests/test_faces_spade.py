@@ -114,3 +114,35 @@ def test_builtin_checkpoint_roundtrip(tiny, tmp_path):
     with torch.inference_mode():
         assert torch.allclose(loaded(x), tiny(x), atol=2e-2)    # fp16 storage
     assert loaded.config == SpadeFaceConfig(**TINY)
+
+
+def test_residual_variant_starts_as_the_identity_and_learns_a_correction(tiny):
+    """Same keys as the published layout; untrained it returns its input exactly; after a step
+    towards a brighter target it moves the face, and never leaves [-1, 1]."""
+    torch.manual_seed(2)
+    net = build_face_generator({**TINY, "residual": True}).train()
+    assert net.state_dict().keys() == tiny.state_dict().keys()
+    x = torch.rand(2, 3, 64, 64) * 1.6 - 0.8
+    assert torch.equal(net(x), x)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(3):
+        loss = (net(x) - (x + 0.1)).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    y = net.eval()(torch.cat([x, torch.ones(1, 3, 64, 64)]))
+    assert (y[:2] - x).mean() > 0.01 and y.abs().max() <= 1
+
+
+def test_warm_start_into_the_residual_variant_keeps_features_and_zeroes_the_last_layer(tiny, tmp_path):
+    from oldfilm.restore.faces.train import warm_start
+
+    path = tmp_path / "face-tiny.safetensors"
+    save_builtin(tiny, ARCH_NAME, SpadeFaceConfig(**TINY).to_dict(), path, extra={"crop_size": 256})
+    net = build_face_generator({**TINY, "residual": True})
+    warm_start(net, str(path))
+    assert torch.allclose(net.fc.weight, tiny.fc.weight, atol=1e-2)          # fp16 storage
+    assert not net.conv_img.weight.any() and not net.conv_img.bias.any()
+    plain = build_face_generator(TINY)
+    warm_start(plain, str(path))
+    assert plain.conv_img.weight.any()

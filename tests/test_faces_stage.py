@@ -184,6 +184,23 @@ def test_build_face_stage_with_the_builtin_default(monkeypatch, tmp_path, genera
     assert stage68.warnings == [LICENCE_NOTE_68] and "commercial" in LICENCE_NOTE_68
 
 
+def test_without_the_global_restorer_default_means_the_model_for_raw_faces(monkeypatch, tmp_path, generator):
+    """`--no-restore --faces` loads face-default-alone (learnt on raw degraded faces) when it is
+    installed, else face-default; after the restorer, and for any other name, the name as given."""
+    from oldfilm.options import PipelineOptions, RestoreOptions
+    from oldfilm.pipeline import build_stages
+
+    monkeypatch.setenv("OLDFILM_CHECKPOINTS", str(tmp_path))
+    save_builtin(generator, ARCH_NAME, TINY, tmp_path / "face-default.safetensors", extra={"crop_size": 64})
+    assert build_face_stage(FaceOptions(), RunOptions(device="cpu"), after_restorer=False).crop_size == 64
+    save_builtin(generator, ARCH_NAME, TINY, tmp_path / "face-default-alone.safetensors", extra={"crop_size": 32})
+    assert build_face_stage(FaceOptions(), RunOptions(device="cpu"), after_restorer=False).crop_size == 32
+    assert build_face_stage(FaceOptions(), RunOptions(device="cpu")).crop_size == 64
+    opts = PipelineOptions(restore=RestoreOptions(enabled=False), faces=FaceOptions(enabled=True))
+    (faces,) = build_stages(opts, is_video=False)
+    assert faces.crop_size == 32
+
+
 def test_crop_scale_follows_face_size(stage):
     big, small = photo("obama"), photo("obama", 0.5)
     fb, fs = stage.find_faces(big)[0], (stage.reset(), stage.find_faces(small))[1][0]

@@ -142,8 +142,66 @@ def test_faces_trains_resumes_and_exports(photos, tmp_path):
         _train("faces", tmp_path / "bad", photos, ["--iters", "1", "--crop", "48"])
     dest = tmp_path / "ck"
     assert train_cli.run(_args(["faces", "--export", str(run), "--dest", str(dest), "--eval-images", "2"])) == 0
-    _check_export(dest, ["face-default.safetensors"])
-    assert "face region" in _card(dest, "face-default.md")
+    _check_export(dest, ["face-default-alone.safetensors"])      # raw degraded faces: the --no-restore model
+    assert "face region" in _card(dest, "face-default-alone.md")
+    assert not (dest / "face-default.safetensors").exists()
+
+
+def test_face_inputs_without_restorer_or_scale_are_the_original_recipe():
+    from oldfilm.restore.degrade import DegradeRecipe, degrade_pair
+    from oldfilm.restore.faces.train import FaceInputs
+
+    face = _picture(np.random.default_rng(3), 256, 256)
+    target, net_in, degraded = FaceInputs(DegradeRecipe())(face, np.random.default_rng(7))
+    t0, d0, _ = degrade_pair(face, np.random.default_rng(7), DegradeRecipe())
+    assert np.array_equal(target, t0) and np.array_equal(net_in, d0) and np.array_equal(degraded, d0)
+
+
+def test_face_inputs_degrade_at_the_frame_size_and_go_through_the_restorer():
+    """The restorer gets the face at its side in the frame; everything comes back at 256, the
+    target toned as the degraded face is, the network's input being the restorer's output."""
+    from oldfilm.restore.degrade import DegradeRecipe
+    from oldfilm.restore.faces.train import FaceInputs
+
+    seen = []
+    def restore(rgb):
+        seen.append(rgb.shape)
+        return np.full_like(rgb, 200)
+    face = _picture(np.random.default_rng(3), 256, 256)
+    gray = DegradeRecipe(p_gray=1.0, p_overlay=0, p_curves=0, p_lines=0)
+    target, net_in, degraded = FaceInputs(gray, (64, 64), restore)(face, np.random.default_rng(1))
+    assert seen == [(64, 64, 3)]
+    assert target.shape == net_in.shape == degraded.shape == (256, 256, 3)
+    assert (net_in == 200).all() and not (degraded == 200).all()
+    assert np.array_equal(target[..., 0], target[..., 1]) and np.array_equal(target[..., 1], target[..., 2])
+    sides = [FaceInputs(gray, (64, 384)).side(np.random.default_rng(i)) for i in range(200)]
+    assert 64 <= min(sides) < 90 and 300 < max(sides) <= 384
+
+
+def test_faces_train_after_the_restorer_from_a_warm_start(photos, tmp_path):
+    """--after-restorer default (the shipped restorer) with --init-from a run: the new run starts
+    from that run's weights, and the export scores and names the restorer's output as its input."""
+    src = tmp_path / "src"
+    assert _train("faces", src, photos, ["--iters", "1", "--crop", "32", "--batch", "2"]) == 0
+    run = tmp_path / "after"
+    extra = ["--crop", "32", "--batch", "2", "--after-restorer", "default", "--face-scale", "40", "80",
+             "--init-from", str(src)]
+    assert _train("faces", run, photos, ["--iters", "1", "--lr", "0", *extra]) == 0    # lr 0: weights stay
+    from oldfilm.restore.faces.spade import build_face_generator
+
+    params = {n for n, _ in build_face_generator(RunDir(run).meta()["configs"]["face"]).named_parameters()}
+    old, new = RunDir(src).load()["models"]["face"], RunDir(run).load()["models"]["face"]
+    assert params and all(torch.equal(old[k], new[k]) for k in params)
+    assert _train("faces", run, photos, ["--iters", "2", "--resume", *extra]) == 0
+    assert RunDir(run).meta()["args"]["after_restorer"] == "default"
+    dest = tmp_path / "ck"
+    assert train_cli.run(_args(["faces", "--export", str(run), "--dest", str(dest), "--eval-images", "2"])) == 0
+    card = _card(dest, "face-default.md")
+    assert "`default` global restorer alone" in card and "40-80 px" in card
+    with pytest.raises(OldfilmError, match="does not fit"):
+        _train("faces", tmp_path / "bad", photos, ["--iters", "0", "--crop", "32", "--init-from", "default"])
+    with pytest.raises(OldfilmError, match="face-scale"):
+        _train("faces", tmp_path / "bad2", photos, ["--iters", "0", "--crop", "32", "--face-scale", "80", "40"])
 
 
 def test_export_of_a_missing_run_is_one_line(tmp_path):

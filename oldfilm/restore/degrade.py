@@ -575,6 +575,15 @@ def degrade_pair(
     return target, out, (mask.astype(np.uint8) * 255)
 
 
+def tone(rgb: np.ndarray, rng: np.random.Generator, recipe: DegradeRecipe | None = None) -> np.ndarray:
+    """Only the toning step of :func:`degrade_pair` (grayscale or sepia, with the recipe's
+    probabilities): uint8 RGB HxWx3 in and out. For a target toned at one size and degraded at
+    another (the face trainer): tone here, resize, then degrade with ``p_gray = p_sepia = 0``."""
+    _check(rgb)
+    x = _tone(rgb.astype(np.float32) / 255.0, rng, recipe or DegradeRecipe())
+    return np.round(x * 255).astype(np.uint8)
+
+
 def degrade(
     rgb: np.ndarray, rng: np.random.Generator, recipe: DegradeRecipe | None = None, track: FilmScratchTrack | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

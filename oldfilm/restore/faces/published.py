@@ -18,6 +18,10 @@ SLOT_256 = "bopbtl-face-256"
 SLOT_512 = "bopbtl-face-512"
 DEFAULT_FILE = "face-default.safetensors"
 DEFAULT_SLOT = "face"
+# The face stage without the global restorer (`--no-restore --faces`) meets raw degraded faces; the
+# default learnt on the restorer's output. This model learnt on raw degraded faces.
+ALONE_MODEL = "default-alone"
+ALONE_FILE = "face-default-alone.safetensors"
 
 # Keys every SPADE face generator has, whatever its widths (cheap recognition).
 _SIGNATURE = (
@@ -94,8 +98,18 @@ W.register_model(
         task="face",
         name="default",
         slots=(DEFAULT_SLOT,),
-        description="oldfilm's light SPADE face generator (256 px crops), trained on ../shared/data (mostly research-only licences; see its card)",
+        description="oldfilm's light SPADE face generator (256 px crops), trained on the global restorer's output from ../shared/data (mostly research-only licences; see its card)",
         builtin_files={DEFAULT_SLOT: DEFAULT_FILE},
         card="checkpoints/face-default.md",
+    )
+)
+W.register_model(
+    W.ModelEntry(
+        task="face",
+        name=ALONE_MODEL,
+        slots=(DEFAULT_SLOT,),
+        description="oldfilm's light SPADE face generator for faces not restored first (--no-restore --faces picks it for 'default')",
+        builtin_files={DEFAULT_SLOT: ALONE_FILE},
+        card="checkpoints/face-default-alone.md",
     )
 )

@@ -19,6 +19,12 @@ Layout (``ngf`` = nf, ``n_up`` = 5 for the published "normal" setting)::
 Every block is modulated by the degraded face (SPADE, ``injection_layer=all``). The published
 generator is fully convolutional: its start size follows the input size (``load_size / 32``),
 so a 256 input runs the 256 model exactly as the original and a 512 input the 512 model.
+
+``residual=True`` (ours, off in the published config): the output is the input face plus
+``tanh(conv_img(...))``, clamped to [-1, 1], and ``conv_img`` starts at zero, so an untrained
+generator is the identity. Inside ``oldfilm restore`` the face stage gets the global restorer's
+already cleaned output; a light generator that must redraw the whole face from it loses detail
+it was given (docs/training-restore.md §11), one that adds a correction cannot start below it.
 """
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ class SpadeFaceConfig:
     spectral_norm: spectral norm on the residual convs (published True; legacy key layout).
     param_free_norm: "batch" (published: SyncBatchNorm, running stats at inference) or "instance".
     n_up: number of 2x upsamplings (published 5, "normal"); the input side must divide by 2**n_up.
+    residual: output = input + correction (ours; the published generator redraws the face).
     """
 
     ngf: int = 64
@@ -49,6 +56,7 @@ class SpadeFaceConfig:
     spectral_norm: bool = True
     param_free_norm: str = "batch"
     n_up: int = 5
+    residual: bool = False
 
     @classmethod
     def from_dict(cls, config: dict) -> "SpadeFaceConfig":
@@ -69,9 +77,9 @@ class SpadeFaceConfig:
 
 
 PUBLISHED_CONFIG = SpadeFaceConfig()
-# Our light default (`oldfilm train faces --config light`, shipped as face-default): same layout,
-# 1/8 the width and 1/16 the SPADE hidden width.
-LIGHT_CONFIG = SpadeFaceConfig(ngf=8, spade_hidden=8)
+# Our shipped default (`oldfilm train faces --config light-residual`, face-default): same layout,
+# 1/8 the width and 1/8 the SPADE hidden width, adding a correction to its input.
+LIGHT_CONFIG = SpadeFaceConfig(ngf=8, spade_hidden=16, residual=True)
 
 
 class SPADE(nn.Module):
@@ -160,6 +168,9 @@ class SpadeFaceGenerator(nn.Module):
         self.up_2 = SPADEResnetBlock(4 * nf, 2 * nf, cfg)
         self.up_3 = SPADEResnetBlock(2 * nf, 1 * nf, cfg)
         self.conv_img = nn.Conv2d(nf, 3, 3, padding=1)
+        if cfg.residual:
+            nn.init.zeros_(self.conv_img.weight)
+            nn.init.zeros_(self.conv_img.bias)
 
     @property
     def multiple(self) -> int:
@@ -180,6 +191,8 @@ class SpadeFaceGenerator(nn.Module):
             x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = block(x, face)
         x = self.conv_img(F.leaky_relu(x, 0.2))
+        if self.config.residual:
+            return (face + torch.tanh(x)).clamp(-1.0, 1.0)
         return torch.tanh(x)
 
 

@@ -157,7 +157,19 @@ def load_face_generator(model: str) -> tuple[nn.Module, int]:
     return net, _crop_size(slot, path)
 
 
-def build_face_stage(opts: FaceOptions, run: RunOptions, is_video: bool = False) -> FaceStage | None:
+def model_for(opts: FaceOptions, after_restorer: bool) -> str:
+    """The face model to load: ``default`` learnt on the global restorer's output, so without the
+    restorer it means ``default-alone`` (learnt on raw degraded faces) when that is installed."""
+    from ... import weights as W
+    from .published import ALONE_MODEL
+
+    if opts.model != "default" or after_restorer:
+        return opts.model
+    return ALONE_MODEL if W.installed(W.get_model("face", ALONE_MODEL)) else opts.model
+
+
+def build_face_stage(opts: FaceOptions, run: RunOptions, is_video: bool = False,
+                     after_restorer: bool = True) -> FaceStage | None:
     """The face stage, or None when faces are off or (auto) no face generator is installed.
 
     opts.enabled: None = on when the generator is installed; True = required (one-line
@@ -177,7 +189,7 @@ def build_face_stage(opts: FaceOptions, run: RunOptions, is_video: bool = False)
     if opts.keyframe_every < 1:
         raise OldfilmError(f"--face-keyframes {opts.keyframe_every}: expected 1 or more frames")
     try:
-        generator, crop = load_face_generator(opts.model)
+        generator, crop = load_face_generator(model_for(opts, after_restorer))
     except NoWeightsError as e:
         # Auto mode skips faces quietly only for the default model; a model the user named is required.
         if opts.enabled is None and opts.model == "default":

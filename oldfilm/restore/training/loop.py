@@ -55,7 +55,7 @@ def add_common_arguments(p: argparse.ArgumentParser, *, crop: int, batch: int, d
     d.add_argument("--crop", type=int, default=crop, help=f"training crop side in px (default {crop})")
     d.add_argument("--batch", type=int, default=batch, help=f"batch size (default {batch})")
     d.add_argument("--eval-images", type=int, default=32, help="held-out images scored at export")
-    p.add_argument("--config", default="light", help="network size: light (default), tiny (tests), published, or a JSON dict")
+    p.add_argument("--config", default="light", help="network size: light (default), tiny (tests), published, light-residual (faces), or a JSON dict")
     p.add_argument("--lr", type=float, default=2e-4)
 
 

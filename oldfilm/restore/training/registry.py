@@ -17,16 +17,16 @@ def arch_name_for(build: Callable) -> str:
                        "its family's published.py must register it before export")
 
 
-def builtin_file(task: str, slot: str | None = None, fallback: str = "") -> tuple[str, str]:
-    """(file name, card path) of the builtin default model's ``slot`` for ``task``."""
+def builtin_file(task: str, slot: str | None = None, fallback: str = "", model: str = "default") -> tuple[str, str]:
+    """(file name, card path) of the builtin ``model``'s ``slot`` for ``task``."""
     try:
-        entry = W.get_model(task, "default")
+        entry = W.get_model(task, model)
     except OldfilmError:
         if fallback:
             return fallback, "checkpoints/" + fallback.replace(".safetensors", ".md")
         raise
     files = entry.builtin_files
     if not files:
-        raise OldfilmError(f"the {task} model 'default' has no builtin file in the registry")
+        raise OldfilmError(f"the {task} model {model!r} has no builtin file in the registry")
     name = files[slot] if slot else next(iter(files.values()))
     return name, entry.card or "checkpoints/" + name.replace(".safetensors", ".md")
