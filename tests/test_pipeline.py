@@ -116,7 +116,7 @@ def fake_stage_modules(monkeypatch):
            build_restore_stage=lambda opts, run: calls.append(("restore", opts.scratches)) or AddStage(1, name="restore"))
     state = {"face": True}
     module("oldfilm.restore.faces.stage",
-           build_face_stage=lambda opts, run, is_video: calls.append(("faces", opts.enabled, is_video))
+           build_face_stage=lambda opts, run, is_video, after_restorer: calls.append(("faces", opts.enabled, is_video, after_restorer))
            or (AddStage(1, name="faces") if state["face"] else None))
     module("oldfilm.colorize.stage",
            build_colorize_stage=lambda opts, run, is_video: calls.append(("colorize", is_video)) or AddStage(1, name="colorize"))
@@ -128,9 +128,14 @@ def test_build_stages_order_and_switches(fake_stage_modules):
     o = PipelineOptions()
     o.colorize.enabled = True
     assert [s.name for s in build_stages(o, True)] == ["restore", "faces", "colorize"]
-    assert calls == [("restore", "auto"), ("faces", None, True), ("colorize", True)]
+    assert calls == [("restore", "auto"), ("faces", None, True, True), ("colorize", True)]
     state["face"] = False                # no face generator installed: silently no face stage
     assert [s.name for s in build_stages(o, False)] == ["restore", "colorize"]
+    o.restore.enabled = False            # the face stage is told it gets unrestored frames
+    calls.clear()
+    assert [s.name for s in build_stages(o, False)] == ["colorize"]
+    assert calls == [("faces", None, False, False), ("colorize", False)]
+    o.restore.enabled = True
     o.faces = FaceOptions(enabled=False)
     o.restore.enabled = False
     calls.clear()
