@@ -19,9 +19,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -78,7 +78,7 @@ class FaceInputs:
     """Makes (target, network input, degraded) from a clean aligned face, as the face stage meets it.
 
     scale: (min, max) side in frame pixels of the aligned crop; restore: the global restorer,
-    uint8 RGB HxWx3 -> same, or None. With neither (256, 256) nor a restorer, this is the original
+    uint8 RGB HxWx3 -> same, or None. With scale (256, 256) and no restorer this is the original
     recipe byte for byte: ``degrade_pair`` at 256.
     """
 
@@ -154,10 +154,11 @@ def warm_start(net: torch.nn.Module, source: str) -> None:
         net.load_state_dict({k: v.float() for k, v in state.items()})
     except RuntimeError:
         raise OldfilmError(f"--init-from {source}: its face generator does not fit this run's --config") from None
-    if net.config.residual and not residual:
+    zeroed = net.config.residual and not residual
+    if zeroed:
         torch.nn.init.zeros_(net.conv_img.weight)
         torch.nn.init.zeros_(net.conv_img.bias)
-    print(f"oldfilm train faces: started from {source}" + (" (last layer zeroed: residual)" if net.config.residual and not residual else ""))
+    print(f"oldfilm train faces: started from {source}" + (" (last layer zeroed: residual)" if zeroed else ""))
 
 
 def face_dirs(args: argparse.Namespace) -> list[str]:
