@@ -109,17 +109,13 @@ class FaceInputs:
 
 
 def restorer_fn(model: str, device: torch.device) -> Callable[[np.ndarray], np.ndarray]:
-    """The installed global restorer as the face stage's predecessor: its quality path (what
-    ``--scratches auto`` takes on almost every photo), or its scratch path with an empty mask."""
-    from ..restorer import TileSettings, restore_image
-    from ..stage import load_paths
+    """The installed global restorer as the face stage's predecessor: the restore stage of
+    ``oldfilm restore --scratches off`` (its quality path, what ``auto`` takes on almost every photo)."""
+    from ...options import RestoreOptions, RunOptions
+    from ..stage import build_restore_stage
 
-    quality, scratch = load_paths(model)
-    nets = quality or scratch
-    assert nets is not None
-    for m in (nets.encoder, nets.mapping, nets.decoder):
-        m.to(device).eval()
-    return lambda rgb: restore_image(nets, rgb, None, TileSettings(), device)
+    stage = build_restore_stage(RestoreOptions(model=model, scratches="off"), RunOptions(device=str(device)))
+    return lambda rgb: stage([rgb])[0]
 
 
 def face_inputs(args: argparse.Namespace, device: torch.device) -> FaceInputs:
