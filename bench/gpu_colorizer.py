@@ -39,8 +39,10 @@ and the device's Python (3.12, its own torch) has no fastai. So the run is prepa
 The first device run (2026-11-26, H200: 4,800 iterations in 465 s; card
 docs/models/colorize-default-gpu1.md) reached ΔE00 10.47 on the held-out photos and flickered
 less than run 6 but more than the shipped model. The packed photos' 144 px short side makes
-nearly every 128 px crop a whole picture; the next run should be the control,
-``--shift-consistency 0``, to tell that effect from the term's.
+nearly every 128 px crop a whole picture. The control was then run on the CPU (run 8,
+docs/training-colorize.md): whole-picture views without the term flicker 3-10x more than with
+it, and at a seventh of GPU run 1's samples the term only mutes. So the next device run is this
+kit with the term, for longer (or ``--shift-consistency 4``).
 
 ``device --device cpu --size 64 --batch-size 4 --workers 2 --minutes 0.2`` runs step 2 on this
 machine, to check the kit without a GPU.
