@@ -62,9 +62,9 @@ def photo_row(boxes, img: np.ndarray, middle: np.ndarray, out: np.ndarray, targe
 
 def main() -> None:
     from oldfilm.options import FaceOptions, RunOptions
+    from oldfilm.restore.degrade import degrade_pair
     from oldfilm.restore.faces.stage import build_face_stage
     from oldfilm.restore.faces.train import face_recipe, load_face
-    from oldfilm.restore.degrade import degrade_pair
     from oldfilm.restore.training import data as D
     from oldfilm.restore.training.quality import classical_restore
 

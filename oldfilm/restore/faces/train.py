@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 from ...errors import OldfilmError
+from ...metrics import psnr, ssim
+from ..degrade import DegradeRecipe, degrade_pair, tone
 from ..training import data as D
 from ..training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
 from ..training.loop import (Phase, start_single_net, add_common_arguments, parse_config, recipe_from_args,
@@ -36,8 +38,6 @@ from ..training.losses import image_loss
 from ..training.quality import classical_restore
 from ..training.registry import arch_name_for, builtin_file
 from ..training.run_dir import RunDir
-from ...metrics import psnr, ssim
-from ..degrade import DegradeRecipe, degrade_pair, tone
 from .spade import LIGHT_CONFIG, build_face_generator
 
 TRAINER = "faces"
