@@ -1,13 +1,16 @@
 """Where the restorer's remaining error comes from, on the held-out crops of the model cards.
 
-    .venv/bin/python bench/restore_error_sources.py [--run RUN_DIR] [--images 32]
+    .venv/bin/python bench/restore_error_sources.py [--run RUN_DIR] [--detector FILE] [--images 32]
 
 Without --run it scores the installed `default` restorer (OLDFILM_CHECKPOINTS picks another
-folder); with --run, a training run's latest checkpoint.
+folder); with --run, a training run's latest checkpoint. The detector is the installed `default`
+one, or --detector FILE (one of our .safetensors detectors, with its saved operating points).
 
 1. By degradation group: the 32 held-out 256 px crops (seed 1234, recipe `photo`) degraded with
    one group of operations switched off, or only one group on. PSNR of the input, of the quality
-   path and of the scratch path given the true damage mask. (Seeded draws shift when a
+   path, of the restore stage with the detector (``--scratches on``: the scratch path with the
+   detector's mask; ``auto``: what `oldfilm restore` does by default) and of the scratch path
+   given the true damage mask. (Seeded draws shift when a
    probability is 0, so the groups are not the same photos' exact degradations: compare rows
    loosely. A row averages only the crops its operations changed.)
 2. By frequency, on the full recipe: the quality path's PSNR; the same after the best per-channel
@@ -58,6 +61,7 @@ def main() -> None:
     ap.add_argument("--run", help="a restorer training run (default: the installed `default` model)")
     ap.add_argument("--images", type=int, default=32)
     ap.add_argument("--overlays", default="../shared/data/overlays")
+    ap.add_argument("--detector", help="a .safetensors scratch detector (default: the installed `default`)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.run:
@@ -72,6 +76,13 @@ def main() -> None:
         from oldfilm.restore.stage import load_paths
 
         quality, scratch = load_paths("default")
+    from oldfilm import weights
+    from oldfilm.restore.stage import RestoreStage
+
+    detector = (weights.load_builtin(a.detector) if a.detector
+                else next(iter(weights.load_model("scratch", "default").values())))
+    stage_on = RestoreStage(quality, scratch, detector, "on")
+    stage_auto = RestoreStage(quality, scratch, detector, "auto")
     base = recipe_by_name("photo", a.overlays)
     images = D.ImageSet.from_folders(default_photo_dirs(), 0.05)
     everything_off = {k: v for g in GROUPS.values() for k, v in g.items()}
@@ -80,19 +91,20 @@ def main() -> None:
     variants.update({f"{g} only": {k: v for k, v in everything_off.items() if k not in off} for g, off in GROUPS.items()})
     variants["tone only (clean input)"] = everything_off
     print(f"{a.images} held-out 256 px crops, seed 1234; PSNR dB")
-    print(f"{'degradation':28s} {'input':>7s} {'quality':>8s} {'scratch, true mask':>19s}")
+    print(f"{'degradation':28s} {'input':>7s} {'quality':>8s} {'on':>7s} {'auto':>7s} {'scratch, true mask':>19s}")
     full = None
     with torch.inference_mode():
         for name, off in variants.items():
             pairs = D.held_out_pairs(images.val, a.images, 256, seed=1234, recipe=dataclasses.replace(base, **off))
             outs = [restore_image(quality, d) for _, d, _ in pairs]
-            r = np.array([[_psnr(d, c), _psnr(o, c), _psnr(restore_image(scratch, d, m > 127), c)]
+            r = np.array([[_psnr(d, c), _psnr(o, c), _psnr(stage_on([d])[0], c), _psnr(stage_auto([d])[0], c),
+                           _psnr(restore_image(scratch, d, m > 127), c)]
                           for (c, d, m), o in zip(pairs, outs)])
             hit = np.array([not np.array_equal(c, d) for c, d, _ in pairs])
             if name != "tone only (clean input)":
                 r = r[hit]          # crops the remaining operations all skipped would score the 99 dB cap
-            print(f"{name:28s} {r[:, 0].mean():7.2f} {r[:, 1].mean():8.2f} {r[:, 2].mean():19.2f}   ({len(r)} crops)",
-                  flush=True)
+            print(f"{name:28s} {r[:, 0].mean():7.2f} {r[:, 1].mean():8.2f} {r[:, 2].mean():7.2f} {r[:, 3].mean():7.2f} "
+                  f"{r[:, 4].mean():19.2f}   ({len(r)} crops)", flush=True)
             if full is None:
                 full = [(c, o) for (c, _, _), o in zip(pairs, outs)]
     assert full is not None

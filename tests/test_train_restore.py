@@ -249,6 +249,33 @@ def test_scratch_warm_start_into_a_deeper_detector(photos, tmp_path):
         warm_start(build_detector(wider), wider, RunDir(src))
 
 
+def test_scratch_fine_tunes_an_exported_detector(photos, tmp_path):
+    """--init-from a .safetensors detector (what checkpoints/ ships): the new run starts from its
+    weights (fp16 in the file, so equal to fp16 precision); a file that is not a detector, or a
+    detector of another width, is one clear error."""
+    src = tmp_path / "src"
+    assert _train("scratch", src, photos, ["--iters", "2", "--crop", "32", "--batch", "2"]) == 0
+    dest = tmp_path / "ck"
+    assert train_cli.run(_args(["scratch", "--export", str(src), "--dest", str(dest), "--eval-images", "2"])) == 0
+    exported = dest / "scratch-default.safetensors"
+    from oldfilm.restore.detector import build_detector
+    from oldfilm.restore.train_scratch import CONFIGS, warm_start
+
+    net = build_detector(CONFIGS["tiny"])
+    warm_start(net, CONFIGS["tiny"], str(exported))
+    shipped = W.load_builtin(exported).state_dict()
+    assert all(torch.equal(v, shipped[k]) for k, v in net.state_dict().items())
+    assert _train("scratch", tmp_path / "tuned", photos,
+                  ["--iters", "1", "--crop", "32", "--batch", "2", "--init-from", str(exported)]) == 0
+    wider = {**CONFIGS["tiny"], "wf": 3}
+    with pytest.raises(OldfilmError, match="does not fit"):
+        warm_start(build_detector(wider), wider, str(exported))
+    with pytest.raises(OldfilmError, match="neither a scratch run folder"):
+        warm_start(net, CONFIGS["tiny"], str(photos))
+    with pytest.raises(OldfilmError, match="file not found"):
+        warm_start(net, CONFIGS["tiny"], str(tmp_path / "missing.safetensors"))
+
+
 def test_best_threshold_picks_the_best_f1_and_prefers_fewer_marks():
     from oldfilm.restore.training.quality import best_threshold
 

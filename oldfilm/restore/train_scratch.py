@@ -56,9 +56,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common_arguments(p, crop=128, batch=8)
     p.add_argument("--iters", type=int, default=6000)
     p.add_argument("--pos-weight", type=float, default=3.0)
-    p.add_argument("--init-from", metavar="RUN_DIR",
-                   help="start a new run from another scratch run's latest weights (same wf and conv_num; "
-                        "a deeper --config keeps every level the old run had)")
+    p.add_argument("--init-from", metavar="RUN_DIR|MODEL",
+                   help="start a new run from another scratch run's latest weights, or from an installed detector "
+                        "(a model name such as 'default', or a .safetensors file): same wf and conv_num; "
+                        "a deeper --config keeps every level the old one had")
     p.add_argument("--p-content", type=float, default=0.6,
                    help="share of crops given thin picture content (sticks, rails, wires, rims) that is not damage")
 
@@ -77,23 +78,49 @@ def detect_fn(net: torch.nn.Module, device: torch.device, threshold: float = THR
     return lambda rgb: ((prob(rgb) >= threshold) * 255).astype(np.uint8)
 
 
-def warm_start(net: torch.nn.Module, cfg: dict, source: RunDir) -> None:
-    """Load ``source``'s latest detector into ``net``; new deeper levels keep their fresh init."""
-    meta, ckpt = source.meta(), source.load()
-    if meta.get("trainer") != TRAINER:
-        raise OldfilmError(f"--init-from {source.path}: not a scratch-detector run with a checkpoint")
-    old = {**PUBLISHED_DETECTOR, **meta["configs"]["detector"]}
+def _source_detector(source: str) -> tuple[dict, dict, str]:
+    """(config, float32 state dict, description) of a scratch run's latest detector, or of an
+    installed one: a model name (``default``) or one of our .safetensors files."""
+    path = Path(source)
+    if (path / "run.json").is_file():
+        run_dir = RunDir(path)
+        meta = run_dir.meta()
+        if meta.get("trainer") != TRAINER or run_dir.latest() is None:
+            raise OldfilmError(f"--init-from {source}: not a scratch-detector run with a checkpoint")
+        ckpt = run_dir.load()
+        return meta["configs"]["detector"], ckpt["models"]["detector"], f"{source} step {ckpt['step']}"
+    from .. import weights
+
+    if path.suffix == ".safetensors":
+        if not path.is_file():
+            raise OldfilmError(f"--init-from {source}: file not found")
+        net = weights.load_builtin(path)
+    elif path.exists():
+        raise OldfilmError(f"--init-from {source}: neither a scratch run folder nor a .safetensors detector")
+    else:
+        net = next(iter(weights.load_model("scratch", source).values()))
+    cfg = getattr(net, "config", None)
+    if not isinstance(cfg, dict):
+        raise OldfilmError(f"--init-from {source}: not a scratch detector")
+    return dict(cfg), {k: v.float() for k, v in net.state_dict().items()}, source
+
+
+def warm_start(net: torch.nn.Module, cfg: dict, source: RunDir | str) -> None:
+    """Load ``source``'s detector into ``net`` (see :func:`_source_detector`); new deeper levels
+    keep their fresh init."""
+    src_cfg, src_state, what = _source_detector(str(source.path if isinstance(source, RunDir) else source))
+    old = {**PUBLISHED_DETECTOR, **src_cfg}
     new = {**PUBLISHED_DETECTOR, **cfg}
     if any(old[k] != new[k] for k in ("in_channels", "out_channels", "wf", "conv_num")) or new["depth"] < old["depth"]:
-        raise OldfilmError(f"--init-from {source.path}: its detector {json.dumps(old)} does not fit {json.dumps(new)}")
-    state = deepen_state_dict(ckpt["models"]["detector"], old["depth"], new["depth"])
+        raise OldfilmError(f"--init-from {source}: its detector {json.dumps(old)} does not fit {json.dumps(new)}")
+    state = deepen_state_dict(src_state, old["depth"], new["depth"])
     missing, unexpected = net.load_state_dict(state, strict=False)
     levels = range(old["depth"], new["depth"])
     fresh = tuple([f"down_sample.{i}." for i in levels] + [f"down_path.{i}." for i in levels]
                   + [f"up_path.{i}." for i in range(new["depth"] - old["depth"])])
     if unexpected or any(not k.startswith(fresh) for k in missing):
-        raise OldfilmError(f"--init-from {source.path}: weights do not match ({len(missing)} missing, {len(unexpected)} unexpected)")
-    print(f"oldfilm train scratch: started from {source.path} step {ckpt['step']}"
+        raise OldfilmError(f"--init-from {source}: weights do not match ({len(missing)} missing, {len(unexpected)} unexpected)")
+    print(f"oldfilm train scratch: started from {what}"
           + (f", {new['depth'] - old['depth']} new level(s)" if new["depth"] > old["depth"] else ""))
 
 
@@ -108,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     r = start_single_net(args, run_dir, TRAINER, "detector", cfg, build_detector, device)
     net, opt = r.net, r.opt
     if args.init_from and r.state.step == 0:
-        warm_start(net, cfg, RunDir(args.init_from))
+        warm_start(net, cfg, args.init_from)
     images = D.ImageSet.from_folders(args.data or default_photo_dirs(), args.val_fraction)
     recipe = scratch_recipe(args)
 
