@@ -308,3 +308,50 @@ def test_detector_threshold_comes_from_the_checkpoint(tmp_path):
     p = R.scratch_probability(det, rgb)
     assert np.array_equal(R.detect_scratches(det, rgb), p >= 0.75)
     assert not np.array_equal(p >= 0.75, p >= 0.4)          # the two operating points differ here
+
+
+def test_restorer_scratch_tune_starts_from_an_installed_restorer_and_tunes_only_the_scratch_mapping(
+        photos, tmp_path, monkeypatch):
+    """--init-from MODEL loads every network of an installed restorer (sizes from its files); the
+    scratch_tune phase changes the scratch mapping alone, on the installed detector's masks, and a
+    resume against another detector is one clear error."""
+    dest = tmp_path / "ck"
+    src = tmp_path / "src"
+    assert _train("restorer", src, photos, ["--vae-iters", "1", "--map-iters", "1", "--crop", "32", "--batch", "2"]) == 0
+    assert train_cli.run(_args(["restorer", "--export", str(src), "--dest", str(dest), "--eval-images", "2"])) == 0
+    det = tmp_path / "det"
+    assert _train("scratch", det, photos, ["--iters", "1", "--crop", "32", "--batch", "2"]) == 0
+    assert train_cli.run(_args(["scratch", "--export", str(det), "--dest", str(dest), "--eval-images", "2"])) == 0
+    monkeypatch.setenv("OLDFILM_CHECKPOINTS", str(dest))
+    before = {slot: net.state_dict() for slot, net in W.load_model("restore", "default").items()}
+    run = tmp_path / "tune"
+    tune = ["--vae-iters", "0", "--map-iters", "0", "--joint-iters", "0", "--scratch-tune-iters", "2",
+            "--crop", "32", "--batch", "2", "--init-from", "default", "--config", "light"]
+    assert train_cli.run(_args(["restorer", "--out", str(run), "--data", str(photos), "--overlays", str(OVERLAYS),
+                                "--save-every", "1", "--log-every", "1", "--no-progress", "--val-fraction", "0.5",
+                                *tune])) == 0
+    assert RunDir(run).meta()["configs"]["restorer"]["vae"]["ngf"] == 4      # the source's sizes, not --config light
+    log = RunDir(run).read_log()
+    assert [r["phase"] for r in log] == ["scratch_tune"] * 2 and all(0 <= r["marked"] <= 1 for r in log)
+    from oldfilm.restore.train_restorer import EXPORTS, load_run_nets
+
+    nets = load_run_nets(RunDir(run))[0]
+    for slot, (key, _) in EXPORTS.items():
+        same = all(torch.equal(v, before[slot][k]) for k, v in nets[key].state_dict().items())
+        assert same == (key != "map_s"), slot
+    out = tmp_path / "ck2"
+    assert train_cli.run(_args(["restorer", "--export", str(run), "--dest", str(out), "--eval-images", "2"])) == 0
+    card = _card(out, "restore-default.md")
+    assert "masks of the `default` detector" in card and "scratch_tune" in card
+    other = tmp_path / "other"
+    assert _train("scratch", other, photos, ["--iters", "1", "--crop", "32", "--batch", "2", "--seed", "3"]) == 0
+    assert train_cli.run(_args(["scratch", "--export", str(other), "--dest", str(tmp_path / "ck3"),
+                                "--eval-images", "2"])) == 0
+    with pytest.raises(OldfilmError, match="used another detector"):
+        train_cli.run(_args(["restorer", "--out", str(run), "--data", str(photos), "--overlays", str(OVERLAYS),
+                             "--no-progress", "--val-fraction", "0.5", "--resume", *tune[:-4],
+                             "--scratch-tune-iters", "3", "--detector",
+                             str(tmp_path / "ck3" / "scratch-default.safetensors")]))
+    with pytest.raises(OldfilmError, match="not a restorer run folder"):
+        train_cli.run(_args(["restorer", "--out", str(tmp_path / "x"), "--data", str(photos), "--no-progress",
+                             "--init-from", str(photos)]))

@@ -10,6 +10,12 @@ Phase ``vae`` (both VAEs each iteration):
 Phase ``mapping`` (VAEs frozen): the quality mapping on E_A(degraded) and the scratch mapping
 (partial non-local) on E_A(degraded with damage -> white, mask); both to E_B(clean) with latent L1
 x ``--feat-weight`` plus the image loss through the frozen decoder G_B.
+Phase ``joint`` (not in BOPBTL): E_A, both mappings and G_B end to end on the image loss.
+Phase ``scratch_tune`` (not in BOPBTL): only the scratch mapping learns, on the masks the installed
+scratch detector makes (``--detector``), computed as ``oldfilm restore`` computes them. Trained on
+the synthetic true masks alone, the scratch path never sees damage left unmarked nor content marked
+by mistake, yet at inference that is what a detector with F1 0.6 hands it.
+``--init-from`` starts every network from an installed restorer or another run.
 
 What replaces BOPBTL's latent domain alignment (a latent discriminator pulling real-old latents onto
 synthetic ones): we have almost no real old photos, so domain A is made as wide as real damage
@@ -91,6 +97,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="iterations of a final phase tuning E_A, both mappings and G_B end to end on the image loss "
                         "(not in BOPBTL; makes short CPU runs useful)")
     p.add_argument("--p-holes", type=float, default=0.3, help="share of VAE_A inputs with damage cut out white")
+    p.add_argument("--scratch-tune-iters", type=int, default=0,
+                   help="iterations of a last phase tuning only the scratch mapping on the detector's masks "
+                        "(the quality path is unchanged)")
+    p.add_argument("--detector", default="default", metavar="MODEL|FILE",
+                   help="scratch detector whose masks the scratch_tune phase uses (default: the installed `default`)")
+    p.add_argument("--init-from", metavar="RUN_DIR|MODEL",
+                   help="start all networks from a restorer run's latest checkpoint or an installed restorer "
+                        "(a model name such as `default`); its sizes replace --config")
 
 
 def white_holes(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -103,6 +117,54 @@ def build_nets(cfg: dict) -> dict[str, torch.nn.Module]:
             "map_q": build_mapping(cfg["mapping_quality"]), "map_s": build_mapping(cfg["mapping_scratch"])}
 
 
+def _source_nets(source: str) -> tuple[dict, dict[str, dict], str]:
+    """(config, float32 state dict per run network, description) of a restorer run's latest
+    checkpoint, or of an installed restorer (a model name)."""
+    path = Path(source)
+    if (path / "run.json").is_file():
+        run_dir = RunDir(path)
+        if run_dir.latest() is None:
+            raise OldfilmError(f"--init-from {source}: the run has no checkpoint")
+        nets, cfg, ckpt = load_run_nets(run_dir)
+        return cfg, {k: m.state_dict() for k, m in nets.items()}, f"{source} step {ckpt['step']}"
+    if path.exists():
+        raise OldfilmError(f"--init-from {source}: not a restorer run folder (no run.json); "
+                           "give a run folder or an installed restorer's name")
+    from .. import weights
+
+    slots = weights.load_model("restore", source)
+    cfg, states = {}, {}
+    for slot, (net_key, cfg_key) in EXPORTS.items():
+        net = slots.get(slot)
+        saved = (getattr(net, "oldfilm_meta", None) or {}).get("oldfilm.config")
+        if net is None or saved is None:
+            raise OldfilmError(f"--init-from {source}: not one of our restorers (slot {slot} missing or foreign)")
+        cfg[cfg_key] = json.loads(saved)
+        states[net_key] = {k: v.float() for k, v in net.state_dict().items()}
+    return cfg, states, f"restorer {source!r}"
+
+
+def _fingerprint(net: torch.nn.Module) -> str:
+    """A short digest of a network's weights: a resumed run checks it still tunes against the same detector."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in sorted(net.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def detector_masks(detector: torch.nn.Module, degraded: torch.Tensor) -> torch.Tensor:
+    """Nx1xHxW {0,1} float: the masks ``oldfilm restore`` would use for these frames.
+    ``degraded``: Nx3xHxW float in [-1, 1] (uint8 values, as degraded_batch makes them)."""
+    from .restorer import detect_scratches
+
+    rgb = degraded.detach().cpu().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    masks = [torch.from_numpy(detect_scratches(detector, f)) for f in rgb]
+    return torch.stack(masks)[:, None].float()
+
+
 def run(args: argparse.Namespace) -> int:
     if args.export:
         return export(args)
@@ -111,8 +173,12 @@ def run(args: argparse.Namespace) -> int:
     device = setup_torch(args)
     run_dir = RunDir(args.out)
     cfg = parse_config(args.config)
-    if args.resume and run_dir.latest() is not None:
+    source = None
+    resuming = bool(args.resume) and run_dir.latest() is not None
+    if resuming:
         cfg = run_dir.meta()["configs"]["restorer"]
+    elif args.init_from:
+        cfg, source_states, source = _source_nets(args.init_from)
     if args.crop % 8:
         raise OldfilmError(f"--crop {args.crop}: must be a multiple of 8")
     run_dir.init(TRAINER, {"restorer": cfg}, args_record(args), args.resume)
@@ -126,9 +192,24 @@ def run(args: argparse.Namespace) -> int:
     joint_params = [*va.encoder.parameters(), *mq.parameters(), *ms.parameters(), *vb.decoder.parameters()]
     optims["joint"] = torch.optim.Adam(joint_params, lr=args.lr, betas=betas)
     rng = np.random.default_rng(args.seed)
+    optims["scratch_tune"] = torch.optim.Adam(ms.parameters(), lr=args.lr, betas=betas)
     state = RunState()
-    if args.resume and run_dir.latest() is not None:
+    if resuming:
         state = run_dir.restore(run_dir.load(), nets, optims, rng)
+    elif source is not None:
+        for k, m in nets.items():
+            m.load_state_dict(source_states[k])
+        print(f"oldfilm train restorer: started from {source}")
+    detector = None
+    if args.scratch_tune_iters > 0:
+        from .. import weights
+
+        detector = next(iter(weights.load_model("scratch", args.detector).values())).to(device).eval()
+        tag = _fingerprint(detector)
+        seen = state.extra.setdefault("scratch_tune_detector", tag)
+        if seen != tag:
+            raise OldfilmError(f"{run_dir.path}: its scratch_tune phase used another detector (weights {seen}, "
+                               f"now {tag} from --detector {args.detector}); pass that detector or start a new run")
 
     def vae_loss(vae: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = vae.encode(x)
@@ -198,8 +279,29 @@ def run(args: argparse.Namespace) -> int:
         optims["joint"].step()
         return {"q_img": lq.item(), "s_img": ls.item()}
 
+    def freeze_all_but_scratch_mapping() -> None:
+        for net in (va, vb, mq):
+            net.eval()
+            net.requires_grad_(False)
+        ms.train()
+        ms.requires_grad_(True)
+
+    def scratch_tune_step(rng: np.random.Generator, f: float) -> dict[str, float]:
+        set_lr(optims["scratch_tune"], args.lr, f)
+        b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.05)
+        x, y = b.degraded.to(device), b.clean.to(device)
+        with torch.no_grad():
+            m = detector_masks(detector, b.degraded).to(device)
+            z = va.encode(white_holes(x, m))
+        loss = image_loss(vb.decode(ms(z, m)), y)
+        optims["scratch_tune"].zero_grad(set_to_none=True)
+        loss.backward()
+        optims["scratch_tune"].step()
+        return {"s_img": loss.item(), "marked": m.mean().item(), "true_marked": b.mask.mean().item()}
+
     phases = [Phase("vae", args.vae_iters, vae_step), Phase("mapping", args.map_iters, map_step, on_enter=freeze_vaes),
-              Phase("joint", args.joint_iters, joint_step, on_enter=unfreeze_path)]
+              Phase("joint", args.joint_iters, joint_step, on_enter=unfreeze_path),
+              Phase("scratch_tune", args.scratch_tune_iters, scratch_tune_step, on_enter=freeze_all_but_scratch_mapping)]
     run_phases(args, run_dir, phases, nets, optims, rng, state)
     print(f"oldfilm train restorer: finished in {run_dir.path}; export with `oldfilm train restorer --export {run_dir.path}`")
     return 0
@@ -218,6 +320,22 @@ def load_run_nets(run_dir: RunDir) -> tuple[dict, dict, dict]:
     return nets, cfg, ckpt
 
 
+def _scores_with_detector(source: str, pairs: list, scratch: RestorerNets) -> tuple[dict | None, str]:
+    """The scratch path's scores with the masks of an installed detector, as ``--scratches on``
+    restores; (None, "") when no such detector is installed."""
+    from .. import weights
+    from ..errors import NoWeightsError
+    from .restorer import detect_scratches
+
+    try:
+        detector = next(iter(weights.load_model("scratch", source).values()))
+    except NoWeightsError:
+        return None, ""
+    scores = restoration_scores(pairs, lambda rgb: restore_image(scratch, rgb, detect_scratches(detector, rgb)),
+                                baseline=False)
+    return scores, f"masks of the `{source}` detector"
+
+
 def export(args: argparse.Namespace) -> int:
     from .published import DEFAULT_RESTORE_FILES
 
@@ -226,7 +344,7 @@ def export(args: argparse.Namespace) -> int:
     meta = run_dir.meta()
     last_args = meta.get("sessions", [{}])[-1].get("args", meta["args"])
     vae_iters = int(last_args.get("vae_iters", 0))
-    if ckpt["phase"] not in ("mapping", "joint"):
+    if ckpt["phase"] not in ("mapping", "joint", "scratch_tune"):
         raise OldfilmError(f"{run_dir.path}: the mapping phase has not started yet (step {ckpt['step']} of "
                            f"{vae_iters} VAE iterations); exporting would write untrained mappings")
     torch.set_num_threads(max(1, args.threads))
@@ -239,6 +357,7 @@ def export(args: argparse.Namespace) -> int:
         sq = restoration_scores(pairs, lambda rgb: restore_image(quality, rgb))
         masks = {id(d): m > 127 for _, d, m in pairs}
         ss = restoration_scores(pairs, lambda rgb: restore_image(scratch, rgb, masks[id(rgb)]), baseline=False)
+        sd, detector_text = _scores_with_detector(args.detector, pairs, scratch)
     dest = Path(args.dest) if args.dest else Path(__file__).resolve().parents[2] / "checkpoints"
     summary = run_summary(run_dir, ckpt) | {"trainer": TRAINER}
     rows = []
@@ -268,10 +387,13 @@ def export(args: argparse.Namespace) -> int:
          "(a latent discriminator on real-old vs synthetic latents) is replaced by a degradation model as wide as "
          "real damage and by clean photos in domain A (p=0.1).\n\n" + DATA_LICENCES),
         ("Schedule and hardware", schedule_text(summary, [("vae", vae_iters), ("mapping", int(last_args.get("map_iters", 0))),
-                                                        ("joint", int(last_args.get("joint_iters", 0)))])
+                                                        ("joint", int(last_args.get("joint_iters", 0))),
+                                                        ("scratch_tune", int(last_args.get("scratch_tune_iters", 0)))])
          + f"\n- reduced VAE: latent noise sigma {a.get('latent_noise')}, KL weight {a.get('kl_weight')} (BOPBTL: 1, 1); "
          f"mapping latent L1 x {a.get('feat_weight')} + image loss through frozen G_B; then (not in BOPBTL) a "
-         f"`joint` phase tuning E_A, both mappings and G_B end to end on the image loss alone\n"
+         f"`joint` phase tuning E_A, both mappings and G_B end to end on the image loss alone; then a "
+         f"`scratch_tune` phase tuning only the scratch mapping on the masks of the scratch detector "
+         f"(`{last_args.get('detector', 'default')}`), as `oldfilm restore` makes them\n"
          "- losses: L1 + 0.5 (1 - SSIM); no GAN and no perceptual loss: pixel loss under a CPU budget, the same "
          "decision as the shipped colorizer default (docs/feature-loss.md: CRAFT features cost 2.3x per step)"),
         ("Quality (held-out)", f"{sq['n']} held-out photos, 256x256 centre crops, degraded with seed 1234 (recipe "
@@ -279,13 +401,16 @@ def export(args: argparse.Namespace) -> int:
          f"| degraded input | {sq['psnr_in']:.2f} | {sq['ssim_in']:.3f} |\n"
          f"| classical baseline (threshold mask, Telea, fastNlMeans) | {sq['psnr_base']:.2f} | {sq['ssim_base']:.3f} |\n"
          f"| quality path | {sq['psnr_out']:.2f} | {sq['ssim_out']:.3f} |\n"
-         f"| scratch path, true damage mask | {ss['psnr_out']:.2f} | {ss['ssim_out']:.3f} |\n\n"
-         f"Gain over the input: quality path {sq['psnr_gain']:+.2f} dB / SSIM {sq['ssim_gain']:+.3f}; scratch path "
+         f"| scratch path, true damage mask | {ss['psnr_out']:.2f} | {ss['ssim_out']:.3f} |\n"
+         + (f"| scratch path, {detector_text} (`--scratches on`) | {sd['psnr_out']:.2f} | {sd['ssim_out']:.3f} |\n"
+            if sd else "") + "\n"
+         + f"Gain over the input: quality path {sq['psnr_gain']:+.2f} dB / SSIM {sq['ssim_gain']:+.3f}; scratch path "
          f"{ss['psnr_gain']:+.2f} dB / {ss['ssim_gain']:+.3f}; baseline {sq['psnr_base'] - sq['psnr_in']:+.2f} dB. "
          "Target: >= +3 dB and ahead of the baseline. Reproduce: `oldfilm train restorer --export RUN --dest DIR`."),
     ])
     print(f"exported restore-default-*.safetensors to {dest} (step {summary['step']}): PSNR in {sq['psnr_in']:.2f}, "
-          f"quality {sq['psnr_out']:.2f}, scratch {ss['psnr_out']:.2f}, baseline {sq['psnr_base']:.2f} dB")
+          f"quality {sq['psnr_out']:.2f}, scratch {ss['psnr_out']:.2f}"
+          + (f" (detector masks {sd['psnr_out']:.2f})" if sd else "") + f", baseline {sq['psnr_base']:.2f} dB")
     return 0
 
 
