@@ -160,8 +160,9 @@ def detector_masks(detector: torch.nn.Module, degraded: torch.Tensor) -> torch.T
     ``degraded``: Nx3xHxW float in [-1, 1] (uint8 values, as degraded_batch makes them)."""
     from .restorer import detect_scratches
 
+    device = next(detector.parameters()).device
     rgb = degraded.detach().cpu().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    masks = [torch.from_numpy(detect_scratches(detector, f)) for f in rgb]
+    masks = [torch.from_numpy(detect_scratches(detector, f, device)) for f in rgb]
     return torch.stack(masks)[:, None].float()
 
 
@@ -344,6 +345,7 @@ def export(args: argparse.Namespace) -> int:
     meta = run_dir.meta()
     last_args = meta.get("sessions", [{}])[-1].get("args", meta["args"])
     vae_iters = int(last_args.get("vae_iters", 0))
+    tune_iters = int(last_args.get("scratch_tune_iters", 0))
     if ckpt["phase"] not in ("mapping", "joint", "scratch_tune"):
         raise OldfilmError(f"{run_dir.path}: the mapping phase has not started yet (step {ckpt['step']} of "
                            f"{vae_iters} VAE iterations); exporting would write untrained mappings")
@@ -388,12 +390,12 @@ def export(args: argparse.Namespace) -> int:
          "real damage and by clean photos in domain A (p=0.1).\n\n" + DATA_LICENCES),
         ("Schedule and hardware", schedule_text(summary, [("vae", vae_iters), ("mapping", int(last_args.get("map_iters", 0))),
                                                         ("joint", int(last_args.get("joint_iters", 0))),
-                                                        ("scratch_tune", int(last_args.get("scratch_tune_iters", 0)))])
+                                                        ("scratch_tune", tune_iters)])
          + f"\n- reduced VAE: latent noise sigma {a.get('latent_noise')}, KL weight {a.get('kl_weight')} (BOPBTL: 1, 1); "
          f"mapping latent L1 x {a.get('feat_weight')} + image loss through frozen G_B; then (not in BOPBTL) a "
-         f"`joint` phase tuning E_A, both mappings and G_B end to end on the image loss alone; then a "
-         f"`scratch_tune` phase tuning only the scratch mapping on the masks of the scratch detector "
-         f"(`{last_args.get('detector', 'default')}`), as `oldfilm restore` makes them\n"
+         f"`joint` phase tuning E_A, both mappings and G_B end to end on the image loss alone"
+         + (f"; then a `scratch_tune` phase tuning only the scratch mapping on the masks of the scratch detector "
+            f"(`{last_args.get('detector', 'default')}`), as `oldfilm restore` makes them" if tune_iters else "") + "\n"
          "- losses: L1 + 0.5 (1 - SSIM); no GAN and no perceptual loss: pixel loss under a CPU budget, the same "
          "decision as the shipped colorizer default (docs/feature-loss.md: CRAFT features cost 2.3x per step)"),
         ("Quality (held-out)", f"{sq['n']} held-out photos, 256x256 centre crops, degraded with seed 1234 (recipe "
