@@ -33,9 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import OldfilmError
+from ..errors import NoWeightsError, OldfilmError
 from .mapping import build_mapping
-from .restorer import RestorerNets, restore_image
+from .restorer import RestorerNets, detect_scratches, restore_image
 from .training import data as D
 from .training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
 from .training.loop import (Phase, add_common_arguments, args_record, default_photo_dirs, recipe_from_args,
@@ -158,8 +158,6 @@ def _fingerprint(net: torch.nn.Module) -> str:
 def detector_masks(detector: torch.nn.Module, degraded: torch.Tensor) -> torch.Tensor:
     """Nx1xHxW {0,1} float: the masks ``oldfilm restore`` would use for these frames.
     ``degraded``: Nx3xHxW float in [-1, 1] (uint8 values, as degraded_batch makes them)."""
-    from .restorer import detect_scratches
-
     device = next(detector.parameters()).device
     rgb = degraded.detach().cpu().add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
     masks = [torch.from_numpy(detect_scratches(detector, f, device)) for f in rgb]
@@ -325,8 +323,6 @@ def _scores_with_detector(source: str, pairs: list, scratch: RestorerNets) -> tu
     """The scratch path's scores with the masks of an installed detector, as ``--scratches on``
     restores; (None, "") when no such detector is installed."""
     from .. import weights
-    from ..errors import NoWeightsError
-    from .restorer import detect_scratches
 
     try:
         detector = next(iter(weights.load_model("scratch", source).values()))
