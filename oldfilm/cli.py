@@ -119,8 +119,9 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--colorize", action="store_true", help="colorize after restoring")
     p.add_argument("--no-restore", action="store_true", help="skip the global restoration stage")
     p.add_argument("--scratches", choices=("auto", "on", "off"), default="auto",
-                   help="scratch detection and inpainting (default auto: only for a frame the detector marks more than it "
-                        "marks undamaged photos; on: always)")
+                   help="scratch detection and inpainting (default auto: for a frame the detector marks more than it "
+                        "marks undamaged photos, or for any mark when the restorer keeps the marked pixels, as our "
+                        "default does; on: always)")
     p.add_argument("--faces", dest="faces", action="store_true", default=None,
                    help="enhance faces (default: on when a face model is installed)")
     p.add_argument("--no-faces", dest="faces", action="store_false", help="do not enhance faces")

@@ -64,6 +64,38 @@ def test_tiled_matches_untiled(kind):
     assert diff.max() <= 1 and (diff == 0).mean() >= 0.99, (diff.max(), (diff == 0).mean())
 
 
+def test_hole_fill_none_keeps_the_marked_pixels_for_the_encoder():
+    """BOPBTL's scratch path cuts the marked pixels out white before encoding; ``hole_fill="none"``
+    hands the encoder the frame as it is and only the mapping gets the mask. An unknown fill is an error."""
+    seen = []
+
+    class Recording(torch.nn.Module):
+        def __init__(self, vae):
+            super().__init__()
+            self.vae = vae
+
+        def encode(self, x):
+            seen.append(x.clone())
+            return self.vae.encode(x)
+
+    base = _nets("scratch")
+    img, mask = _photo(64, 96), _scratch_mask(64, 96)
+    outs = {}
+    for fill in ("white", "none"):
+        seen.clear()
+        nets = RestorerNets(Recording(base.encoder), base.mapping, base.decoder, hole_fill=fill)
+        with torch.inference_mode():
+            outs[fill] = restore_image(nets, img, mask, TileSettings(tile=4096))
+        x = seen[0][0, :, :64, :96]
+        expect = img.copy()
+        if fill == "white":
+            expect[mask] = 255
+        assert torch.allclose(x, to_network(expect)[0], atol=1e-6), fill
+    assert not np.array_equal(outs["white"], outs["none"])
+    with pytest.raises(ValueError, match="hole_fill"):
+        RestorerNets(base.encoder, base.mapping, base.decoder, hole_fill="black")
+
+
 def test_norm_none_quality_path_tiles_without_a_context_pass(monkeypatch):
     """Pure convolutions (our light defaults' norm "none") need no whole-frame pass: tiled output
     still matches untiled within the same tolerance."""
@@ -221,3 +253,18 @@ def test_auto_takes_the_scratch_path_only_above_the_saved_share(builtin_light, m
     assert stage._auto_min_marked == float(min_marked)
     stage([_photo(48, 64)])
     assert stage.report()["scratch_frames"] == expect
+
+
+def test_auto_takes_a_scratch_path_that_keeps_the_pixels_for_any_mark(builtin_light):
+    """A scratch mapping saved with hole_fill none (pixels kept, only the mapping told where the
+    damage is) costs nothing where the detector marks content, so `auto` ignores the saved share."""
+    det = weights.load_builtin(builtin_light / DEFAULT_SCRATCH_FILES["detector"])
+    weights.save_builtin(det, "bopbtl-detector", LIGHT_DET, builtin_light / DEFAULT_SCRATCH_FILES["detector"],
+                         extra={"auto_min_marked": "1.0"})
+    path = builtin_light / DEFAULT_RESTORE_FILES["mapping-scratch"]
+    cfg = {"kind": "scratch", **LIGHT_MAP}
+    weights.save_builtin(weights.load_builtin(path), "bopbtl-mapping", cfg, path, extra={"hole_fill": "none"})
+    stage = build_restore_stage(RestoreOptions(scratches="auto"), RunOptions(device="cpu"))
+    assert stage.scratch.hole_fill == "none" and stage._auto_min_marked == 0.0
+    stage([_photo(48, 64)])
+    assert stage.report()["scratch_frames"] == 1

@@ -355,3 +355,26 @@ def test_restorer_scratch_tune_starts_from_an_installed_restorer_and_tunes_only_
     with pytest.raises(OldfilmError, match="not a restorer run folder"):
         train_cli.run(_args(["restorer", "--out", str(tmp_path / "x"), "--data", str(photos), "--no-progress",
                              "--init-from", str(photos)]))
+
+
+def test_restorer_scratch_fill_none_is_saved_with_the_scratch_mapping_and_used_by_the_stage(
+        photos, tmp_path, monkeypatch):
+    """--scratch-fill none trains the scratch path on uncut inputs, writes ``hole_fill`` into the
+    exported scratch mapping only, the restore stage builds that path with it, and a resume with
+    the other fill is one clear error."""
+    from oldfilm.restore.stage import load_paths
+
+    src = tmp_path / "src"
+    assert _train("restorer", src, photos, ["--vae-iters", "1", "--map-iters", "1", "--crop", "32", "--batch", "2",
+                                           "--scratch-fill", "none"]) == 0
+    dest = tmp_path / "ck"
+    assert train_cli.run(_args(["restorer", "--export", str(src), "--dest", str(dest), "--eval-images", "2"])) == 0
+    fills = {f.name: W.read_builtin_meta(f).get("oldfilm.hole_fill") for f in dest.glob("restore-default-*.safetensors")}
+    assert fills.pop("restore-default-mapping-scratch.safetensors") == "none" and set(fills.values()) == {None}
+    assert "`hole_fill` `none`" in _card(dest, "restore-default.md")
+    monkeypatch.setenv("OLDFILM_CHECKPOINTS", str(dest))
+    quality, scratch = load_paths("default")
+    assert scratch.hole_fill == "none" and quality.hole_fill == "white"
+    with pytest.raises(OldfilmError, match="--scratch-fill none"):
+        _train("restorer", src, photos, ["--vae-iters", "1", "--map-iters", "2", "--crop", "32", "--batch", "2",
+                                         "--resume", "--scratch-fill", "white"])

@@ -24,6 +24,7 @@ from .context_norm import applying, context_modules, recording
 from .tiling import run_tiled
 
 MASK_THRESHOLD = 0.4        # BOPBTL detection.py: sigmoid(logits) >= 0.4
+HOLE_FILLS = ("white", "none")
 
 
 @dataclass
@@ -31,12 +32,20 @@ class RestorerNets:
     """One restoration path: VAE_A (encoder), a mapping, VAE_B (decoder).
 
     ``mask_dilation``: 3x3 dilations of the scratch mask before use (BOPBTL HR mode uses 3).
+    ``hole_fill``: what the scratch path's encoder sees under the mask: ``"white"`` (BOPBTL: the
+    marked pixels are cut out) or ``"none"`` (the pixels are kept and only the mapping is told
+    where the damage is, so content a detector marks by mistake is not lost).
     """
 
     encoder: nn.Module          # has .encode
     mapping: nn.Module          # forward(z) or forward(z, mask) when .needs_mask
     decoder: nn.Module          # has .decode
     mask_dilation: int = 0
+    hole_fill: str = "white"
+
+    def __post_init__(self) -> None:
+        if self.hole_fill not in HOLE_FILLS:
+            raise ValueError(f"hole_fill {self.hole_fill!r}: expected one of {', '.join(HOLE_FILLS)}")
 
     @property
     def needs_mask(self) -> bool:
@@ -148,7 +157,7 @@ def restore_image(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None =
     gray = is_grayscale(rgb)
     if nets.needs_mask:
         mask = np.zeros((h, w), bool) if mask is None else dilate(mask, nets.mask_dilation)
-        src = fill_holes(rgb, mask)
+        src = fill_holes(rgb, mask) if nets.hole_fill == "white" else rgb
     else:
         mask, src = None, rgb
     mult = nets.align

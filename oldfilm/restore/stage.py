@@ -5,7 +5,8 @@ and, unless ``--scratches off``, the scratch detector, and returns a Stage. Per 
 detect scratches (auto/on) -> pick the path: the scratch path (hole filling + masked mapping)
 always with ``on``; with ``auto`` when the detector marks more of the frame than it marks on most
 undamaged photos (a threshold saved with our detector; any pixel for a file without one), else
-the quality path -> restore.
+the quality path -> restore. A scratch path that keeps the marked pixels (``hole_fill`` "none")
+loses nothing where the detector marks picture content, so ``auto`` takes it for any marked pixel.
 Missing weights stop it with one NoWeightsError line; never random weights.
 """
 from __future__ import annotations
@@ -39,8 +40,10 @@ def load_paths(model: str) -> tuple[RestorerNets | None, RestorerNets | None]:
     if "mapping-quality" in roles and "decoder-quality" in roles:
         quality = RestorerNets(enc, roles["mapping-quality"], roles["decoder-quality"])
     if "mapping-scratch" in roles and "decoder-scratch" in roles:
+        saved = getattr(roles["mapping-scratch"], "oldfilm_meta", None) or {}
         scratch = RestorerNets(enc, roles["mapping-scratch"], roles["decoder-scratch"],
-                               mask_dilation=3 if HR_SLOT in slots else 0)
+                               mask_dilation=3 if HR_SLOT in slots else 0,
+                               hole_fill=saved.get("oldfilm.hole_fill", "white"))
     if quality is None and scratch is None:
         raise OldfilmError(f"restore model {model!r} has no complete mapping + decoder pair")
     return quality, scratch
@@ -57,7 +60,9 @@ class RestoreStage(StageBase):
         self.scratches = scratches
         self.device = torch.device(device)
         self.settings = settings
-        self._auto_min_marked = detector_auto_min_marked(detector) if detector is not None else 0.0
+        # the saved share guards against cutting content out; a path that keeps the pixels needs no guard
+        cuts_out = scratch is None or scratch.hole_fill == "white"
+        self._auto_min_marked = detector_auto_min_marked(detector) if detector is not None and cuts_out else 0.0
         self._scratch_frames = 0
 
     def _restore(self, frame: np.ndarray) -> np.ndarray:

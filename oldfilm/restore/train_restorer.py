@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from ..errors import NoWeightsError, OldfilmError
 from .mapping import build_mapping
-from .restorer import RestorerNets, detect_scratches, restore_image
+from .restorer import HOLE_FILLS, RestorerNets, detect_scratches, restore_image
 from .training import data as D
 from .training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
 from .training.loop import (Phase, add_common_arguments, args_record, default_photo_dirs, recipe_from_args,
@@ -102,6 +102,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(the quality path is unchanged)")
     p.add_argument("--detector", default="default", metavar="MODEL|FILE",
                    help="scratch detector whose masks the scratch_tune phase uses (default: the installed `default`)")
+    p.add_argument("--scratch-fill", choices=HOLE_FILLS, default="white",
+                   help="what the scratch path's encoder sees under the mask: white (BOPBTL: the marked pixels cut "
+                        "out) or none (pixels kept; only the mapping is told where the damage is, so content the "
+                        "detector marks by mistake survives). Saved with the exported scratch mapping")
     p.add_argument("--init-from", metavar="RUN_DIR|MODEL",
                    help="start all networks from a restorer run's latest checkpoint or an installed restorer "
                         "(a model name such as `default`); its sizes replace --config")
@@ -110,6 +114,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def white_holes(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Damage pixels set to white (BOPBTL irregular_hole_synthesize). x [-1,1], mask {0,1}."""
     return torch.where(mask > 0.5, torch.ones_like(x), x)
+
+
+def scratch_input(x: torch.Tensor, mask: torch.Tensor, fill: str) -> torch.Tensor:
+    """What the scratch path encodes, as ``restore_image`` makes it for ``RestorerNets.hole_fill``."""
+    return white_holes(x, mask) if fill == "white" else x
 
 
 def build_nets(cfg: dict) -> dict[str, torch.nn.Module]:
@@ -199,6 +208,10 @@ def run(args: argparse.Namespace) -> int:
         for k, m in nets.items():
             m.load_state_dict(source_states[k])
         print(f"oldfilm train restorer: started from {source}")
+    fill = state.extra.setdefault("scratch_fill", args.scratch_fill)
+    if fill != args.scratch_fill:
+        raise OldfilmError(f"{run_dir.path}: its scratch path was trained with --scratch-fill {fill}; "
+                           f"resume with that or start a new run")
     detector = None
     if args.scratch_tune_iters > 0:
         from .. import weights
@@ -248,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.05)
         x, y, m = b.degraded.to(device), b.clean.to(device), b.mask.to(device)
         with torch.no_grad():
-            za, zs, zb = va.encode(x), va.encode(white_holes(x, m)), vb.encode(y)
+            za, zs, zb = va.encode(x), va.encode(scratch_input(x, m, fill)), vb.encode(y)
         q = mq(za)
         s = ms(zs, m)
         lq_feat, ls_feat = F.l1_loss(q, zb), F.l1_loss(s, zb)
@@ -272,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.05)
         x, y, m = b.degraded.to(device), b.clean.to(device), b.mask.to(device)
         lq = image_loss(vb.decode(mq(va.encode(x))), y)
-        ls = image_loss(vb.decode(ms(va.encode(white_holes(x, m)), m)), y)
+        ls = image_loss(vb.decode(ms(va.encode(scratch_input(x, m, fill)), m)), y)
         optims["joint"].zero_grad(set_to_none=True)
         (lq + ls).backward()
         optims["joint"].step()
@@ -291,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
         x, y = b.degraded.to(device), b.clean.to(device)
         with torch.no_grad():
             m = detector_masks(detector, b.degraded).to(device)
-            z = va.encode(white_holes(x, m))
+            z = va.encode(scratch_input(x, m, fill))
         loss = image_loss(vb.decode(ms(z, m)), y)
         optims["scratch_tune"].zero_grad(set_to_none=True)
         loss.backward()
@@ -350,7 +363,8 @@ def export(args: argparse.Namespace) -> int:
     images = D.ImageSet.from_folders(margs.data or default_photo_dirs(), margs.val_fraction)
     pairs = D.held_out_pairs(images.val, args.eval_images, 256, seed=1234, recipe=recipe_from_args(margs))
     quality = RestorerNets(nets["vae_a"], nets["map_q"], nets["vae_b"])
-    scratch = RestorerNets(nets["vae_a"], nets["map_s"], nets["vae_b"])
+    fill = ckpt.get("extra", {}).get("scratch_fill", "white")
+    scratch = RestorerNets(nets["vae_a"], nets["map_s"], nets["vae_b"], hole_fill=fill)
     with torch.inference_mode():
         sq = restoration_scores(pairs, lambda rgb: restore_image(quality, rgb))
         masks = {id(d): m > 127 for _, d, m in pairs}
@@ -362,15 +376,19 @@ def export(args: argparse.Namespace) -> int:
     for slot, (net_key, cfg_key) in EXPORTS.items():
         name = DEFAULT_RESTORE_FILES[slot]
         arch = arch_name_for(build_vae if cfg_key == "vae" else build_mapping)
-        path, digest = export_module(nets[net_key], arch, cfg[cfg_key], dest, name, extra={"step": summary["step"]})
+        extra = {"step": summary["step"]} | ({"hole_fill": fill} if slot == "mapping-scratch" else {})
+        path, digest = export_module(nets[net_key], arch, cfg[cfg_key], dest, name, extra=extra)
         n = sum(p.numel() for p in nets[net_key].parameters())
         rows.append(f"| `{name}` | `{arch}` `{json.dumps(cfg[cfg_key])}` | {n:,} | `{digest[:16]}…` |")
     a = summary["args"]
     write_card(dest / "restore-default.md", "Restorer, oldfilm default (`restore-default-*.safetensors`)", [
         ("Architecture", "BOPBTL's triplet-domain translation (restore-spec §3) at a light size: VAE_A encoder -> "
          "latent mapping -> VAE_B decoder; the quality path (`mapping-quality`) and the scratch path "
-         "(`mapping-scratch`, partial non-local attention over clean latents; damage pixels set white first). "
-         "VAE_B is one network exported twice (`vae-b-quality` = `vae-b-scratch`). "
+         "(`mapping-scratch`, partial non-local attention over clean latents; "
+         + ("damage pixels set white first). " if fill == "white" else
+            "the marked pixels are not cut out (`hole_fill` `none` in the file's metadata, not BOPBTL): the encoder "
+            "sees them and only the mapping is told where the damage is, so content marked by mistake survives). ")
+         + "VAE_B is one network exported twice (`vae-b-quality` = `vae-b-scratch`). "
          + ("Besides width, one departure from BOPBTL: no instance norm (`\"norm\": \"none\"`). Instance norm "
             "without affine makes the networks blind to a photo's global brightness and contrast; a small VAE trained "
             "briefly with it reconstructed clean crops at 21.1 dB (26 dB once global mean and spread were matched), "

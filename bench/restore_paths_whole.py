@@ -1,0 +1,83 @@
+"""The installed restorer's three modes on the 157 whole held-out photos, degraded and not degraded.
+
+    OLDFILM_CHECKPOINTS=DIR .venv/bin/python bench/restore_paths_whole.py [--thresholds 0.6 0.85] [--auto-cuts 0 0.01] [--json OUT]
+
+Degraded: exactly as ``oldfilm eval ../shared/data/photos --holdout 5 --task restore --recipe photo
+--overlays ../shared/data/overlays --seed 0 --size 384 --no-faces`` degrades them (photo i with
+rng([0, i])), so the `on` and `auto` columns agree with that command. Not degraded: the clean
+photo is the input and the target, which shows what each path costs on a good print.
+Columns: `off` (the quality path), `on` (the scratch path on the detector's mask), `auto` (the
+default), `on` with the detector marking at other thresholds (``--thresholds``), and `auto` with
+other cuts (``--auto-cuts``: the share of marked pixels above which `auto` takes the scratch path;
+the detector's file saves its own). Mean PSNR, dB.
+One thread, so two runs can go side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from oldfilm.evaluate import build_pipeline_stage, default_degrader, load_references
+    from oldfilm.restore import stage as restore_stage
+    from oldfilm.restore.restorer import scratch_probability
+    from oldfilm.restore.stage import RestoreStage
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="extra `on` columns at these thresholds")
+    ap.add_argument("--auto-cuts", type=float, nargs="*", default=[], help="extra `auto` columns with these cuts")
+    ap.add_argument("--limit", type=int, help="only the first N photos")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    named = load_references(["../shared/data/photos"], max_side=384, holdout=5)[: args.limit]
+    degrade = default_degrader("photo", "../shared/data/overlays", seed=0)
+    stages = {m: build_pipeline_stage("restore", model="default", faces=False, scratches=s)
+              for m, s in (("off", "off"), ("on", "on"), ("auto", "auto"))}
+    thresholds = {f"on@{t:g}": t for t in args.thresholds}
+    for cut in args.auto_cuts:
+        stages[f"auto@{cut:g}"] = chain = build_pipeline_stage("restore", model="default", faces=False,
+                                                                scratches="auto")
+        (restore,) = [st for st in chain.stages if isinstance(st, RestoreStage)]
+        restore._auto_min_marked = cut
+    scores: dict[str, dict[str, list[float]]] = {"degraded": {}, "undamaged": {}}
+    plain = restore_stage.detect_scratches
+    for i, (_, rgb) in enumerate(named):
+        target, degraded, _ = degrade(rgb, np.random.default_rng([0, i]))
+        for case, (src, tgt) in {"degraded": (degraded, target), "undamaged": (rgb, rgb)}.items():
+            row = scores[case]
+            if case == "degraded":          # an undamaged input equals its target
+                row.setdefault("input", []).append(psnr(src, tgt))
+            for mode, st in stages.items():
+                row.setdefault(mode, []).append(psnr(st([src])[0], tgt))
+            for name, t in thresholds.items():
+                restore_stage.detect_scratches = (lambda det, x, dev="cpu", t=t:
+                                                  scratch_probability(det, x, dev) >= t)
+                try:
+                    row.setdefault(name, []).append(psnr(stages["on"]([src])[0], tgt))
+                finally:
+                    restore_stage.detect_scratches = plain
+    means = {case: {k: float(np.mean(v)) for k, v in row.items()} for case, row in scores.items()}
+    cols = list(means["degraded"])
+    print(f"{len(named)} held-out photos, PSNR dB")
+    print("| photos | " + " | ".join(cols) + " |")
+    print("| --- |" + " ---: |" * len(cols))
+    for case, row in means.items():
+        print(f"| {case} | " + " | ".join(f"{row[c]:.2f}" if c in row else "–" for c in cols) + " |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"photos": len(named), "psnr": means}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
