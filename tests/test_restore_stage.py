@@ -14,6 +14,7 @@ from oldfilm.errors import NoWeightsError
 from oldfilm.options import RestoreOptions, RunOptions
 from oldfilm.restore import build_detector, build_mapping, build_vae
 from oldfilm.restore import restorer
+from oldfilm.restore import attention as restorer_attention
 from oldfilm.restore.attention import PartialNonLocal
 from oldfilm.restore.context_norm import ContextInstanceNorm, applying, recording
 from oldfilm.restore.published import DEFAULT_RESTORE_FILES, DEFAULT_SCRATCH_FILES
@@ -172,6 +173,30 @@ def test_context_norm_record_apply():
         applied = norm(other)
     assert not torch.allclose(applied, torch.nn.functional.instance_norm(other, eps=1e-5), atol=1e-2)
     assert norm.stats is None and norm.mode == "instance"
+
+
+@pytest.mark.parametrize("max_keys", [10_000, 16])
+def test_partial_nonlocal_attends_only_near_holes_without_frame_norms(monkeypatch, max_keys):
+    """With norm "none" the attention runs only for positions within the res blocks' reach of a
+    hole, and the result equals attending everywhere; with instance norms it attends everywhere."""
+    torch.manual_seed(0)
+    block = PartialNonLocal(8, 8, n_res=1, max_keys=max_keys, chunk=7, norm="none").eval()
+    x = torch.randn(1, 8, 24, 24)
+    mask = torch.zeros(1, 1, 96, 96)
+    mask[..., 40:44, 60:62] = 1
+    rows = []
+    real = restorer_attention._attend
+    monkeypatch.setattr(restorer_attention, "_attend", lambda q, *a: rows.append(q.shape[0]) or real(q, *a))
+    with torch.inference_mode():
+        fast = block(x, mask)
+        n_fast = sum(rows)
+        rows.clear()
+        monkeypatch.setattr(block, "_queries", lambda valid: [None] * valid.shape[0])
+        everywhere = block(x, mask)
+    assert torch.allclose(fast, everywhere, atol=1e-5)
+    assert 0 < n_fast < sum(rows) == 24 * 24
+    normed = PartialNonLocal(8, 8, n_res=1, max_keys=max_keys, norm="instance").eval()
+    assert normed._queries(torch.ones(1, 1, 24, 24)) == [None]
 
 
 def test_partial_nonlocal_key_cap_and_chunks():
