@@ -360,8 +360,8 @@ def test_restorer_scratch_tune_starts_from_an_installed_restorer_and_tunes_only_
 def test_restorer_scratch_fill_none_is_saved_with_the_scratch_mapping_and_used_by_the_stage(
         photos, tmp_path, monkeypatch):
     """--scratch-fill none trains the scratch path on uncut inputs, writes ``hole_fill`` into the
-    exported scratch mapping only, the restore stage builds that path with it, and a resume with
-    the other fill is one clear error."""
+    exported scratch mapping only, the restore stage builds that path with it, a resume with the
+    other fill is one clear error, and a run started from that restorer inherits its fill."""
     from oldfilm.restore.stage import load_paths
 
     src = tmp_path / "src"
@@ -378,3 +378,7 @@ def test_restorer_scratch_fill_none_is_saved_with_the_scratch_mapping_and_used_b
     with pytest.raises(OldfilmError, match="--scratch-fill none"):
         _train("restorer", src, photos, ["--vae-iters", "1", "--map-iters", "2", "--crop", "32", "--batch", "2",
                                          "--resume", "--scratch-fill", "white"])
+    follow = tmp_path / "follow"                   # --init-from a kept-pixel restorer keeps its fill
+    assert _train("restorer", follow, photos, ["--vae-iters", "0", "--map-iters", "1", "--crop", "32", "--batch", "2",
+                                               "--init-from", "default"]) == 0
+    assert RunDir(follow).load()["extra"]["scratch_fill"] == "none"

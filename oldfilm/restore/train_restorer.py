@@ -102,10 +102,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(the quality path is unchanged)")
     p.add_argument("--detector", default="default", metavar="MODEL|FILE",
                    help="scratch detector whose masks the scratch_tune phase uses (default: the installed `default`)")
-    p.add_argument("--scratch-fill", choices=HOLE_FILLS, default="white",
+    p.add_argument("--scratch-fill", choices=HOLE_FILLS,
                    help="what the scratch path's encoder sees under the mask: white (BOPBTL: the marked pixels cut "
                         "out) or none (pixels kept; only the mapping is told where the damage is, so content the "
-                        "detector marks by mistake survives). Saved with the exported scratch mapping")
+                        "detector marks by mistake survives). Saved with the exported scratch mapping. Default: "
+                        "the resumed run's, else the --init-from source's, else white")
     p.add_argument("--init-from", metavar="RUN_DIR|MODEL",
                    help="start all networks from a restorer run's latest checkpoint or an installed restorer "
                         "(a model name such as `default`); its sizes replace --config")
@@ -126,16 +127,17 @@ def build_nets(cfg: dict) -> dict[str, torch.nn.Module]:
             "map_q": build_mapping(cfg["mapping_quality"]), "map_s": build_mapping(cfg["mapping_scratch"])}
 
 
-def _source_nets(source: str) -> tuple[dict, dict[str, dict], str]:
-    """(config, float32 state dict per run network, description) of a restorer run's latest
-    checkpoint, or of an installed restorer (a model name)."""
+def _source_nets(source: str) -> tuple[dict, dict[str, dict], str, str]:
+    """(config, float32 state dict per run network, description, scratch fill) of a restorer run's
+    latest checkpoint, or of an installed restorer (a model name)."""
     path = Path(source)
     if (path / "run.json").is_file():
         run_dir = RunDir(path)
         if run_dir.latest() is None:
             raise OldfilmError(f"--init-from {source}: the run has no checkpoint")
         nets, cfg, ckpt = load_run_nets(run_dir)
-        return cfg, {k: m.state_dict() for k, m in nets.items()}, f"{source} step {ckpt['step']}"
+        fill = ckpt.get("extra", {}).get("scratch_fill", "white")
+        return cfg, {k: m.state_dict() for k, m in nets.items()}, f"{source} step {ckpt['step']}", fill
     if path.exists():
         raise OldfilmError(f"--init-from {source}: not a restorer run folder (no run.json); "
                            "give a run folder or an installed restorer's name")
@@ -150,7 +152,8 @@ def _source_nets(source: str) -> tuple[dict, dict[str, dict], str]:
             raise OldfilmError(f"--init-from {source}: not one of our restorers (slot {slot} missing or foreign)")
         cfg[cfg_key] = json.loads(saved)
         states[net_key] = {k: v.float() for k, v in net.state_dict().items()}
-    return cfg, states, f"restorer {source!r}"
+    fill = (getattr(slots["mapping-scratch"], "oldfilm_meta", None) or {}).get("oldfilm.hole_fill", "white")
+    return cfg, states, f"restorer {source!r}", fill
 
 
 def _fingerprint(net: torch.nn.Module) -> str:
@@ -181,12 +184,12 @@ def run(args: argparse.Namespace) -> int:
     device = setup_torch(args)
     run_dir = RunDir(args.out)
     cfg = parse_config(args.config)
-    source = None
+    source, source_fill = None, "white"
     resuming = bool(args.resume) and run_dir.latest() is not None
     if resuming:
         cfg = run_dir.meta()["configs"]["restorer"]
     elif args.init_from:
-        cfg, source_states, source = _source_nets(args.init_from)
+        cfg, source_states, source, source_fill = _source_nets(args.init_from)
     if args.crop % 8:
         raise OldfilmError(f"--crop {args.crop}: must be a multiple of 8")
     run_dir.init(TRAINER, {"restorer": cfg}, args_record(args), args.resume)
@@ -208,8 +211,9 @@ def run(args: argparse.Namespace) -> int:
         for k, m in nets.items():
             m.load_state_dict(source_states[k])
         print(f"oldfilm train restorer: started from {source}")
-    fill = state.extra.setdefault("scratch_fill", args.scratch_fill)
-    if fill != args.scratch_fill:
+    # a run keeps its fill; a new run inherits its source's unless told otherwise
+    fill = state.extra.setdefault("scratch_fill", args.scratch_fill or source_fill)
+    if args.scratch_fill and fill != args.scratch_fill:
         raise OldfilmError(f"{run_dir.path}: its scratch path was trained with --scratch-fill {fill}; "
                            f"resume with that or start a new run")
     detector = None
