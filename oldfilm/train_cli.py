@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+from pathlib import Path
 
 TRAINERS = {
     "colorizer": ("oldfilm.colorize.train", "NoGAN training of a colorizer (generator, critic, GAN phase)"),
@@ -13,6 +15,23 @@ TRAINERS = {
     "scratch": ("oldfilm.restore.train_scratch", "scratch-detector U-Net on synthetic masks"),
     "faces": ("oldfilm.restore.faces.train", "SPADE face enhancer on degraded faces"),
 }
+
+
+# Trainers whose runs keep each session's arguments in RUN/run.json (training/run_dir.py); the
+# colorizer keeps its own and already resumes from --out alone.
+RUN_DIR_TRAINERS = ("restorer", "scratch", "faces")
+# Options about this invocation or this machine, never taken over from the run on --resume.
+NOT_RESUMED = {"out", "resume", "export", "dest", "device", "threads", "no_progress"}
+
+
+class _Default:
+    """A parser default, marked so that a resumed run can tell it from a value typed on the command line."""
+
+    def __init__(self, value: object):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +44,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             if e.name != module:
                 raise
             p.set_defaults(_missing=module)
+            continue
+        if name in RUN_DIR_TRAINERS:
+            for action in p._actions:
+                if action.dest not in NOT_RESUMED and action.default is not argparse.SUPPRESS:
+                    action.default = _Default(action.default)
+
+
+def resolve_defaults(args: argparse.Namespace) -> None:
+    """Options left at their parser default take the run's last session's values on ``--resume``
+    (so ``--out RUN --resume`` continues the same schedule, data and sizes), else the default."""
+    recorded: dict = {}
+    if getattr(args, "resume", False) and getattr(args, "out", None):
+        meta = Path(args.out) / "run.json"
+        if meta.is_file():
+            m = json.loads(meta.read_text())
+            recorded = (m.get("sessions") or [{}])[-1].get("args") or m.get("args") or {}
+    for key, value in vars(args).items():
+        if isinstance(value, _Default):
+            setattr(args, key, recorded.get(key, value.value))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,4 +70,5 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "_missing", None):
         print(f"oldfilm train {args.trainer}: not available in this build ({module} missing)")
         return 2
+    resolve_defaults(args)
     return int(importlib.import_module(module).run(args) or 0)

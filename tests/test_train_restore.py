@@ -109,8 +109,31 @@ def test_scratch_trains_resumes_and_exports(photos, tmp_path):
 def test_scratch_recipe_takes_thin_content_from_the_command_line():
     from oldfilm.restore.train_scratch import scratch_recipe
 
-    assert scratch_recipe(_args(["scratch", "--out", "x"])).p_content == pytest.approx(0.6)
-    assert scratch_recipe(_args(["scratch", "--out", "x", "--p-content", "0"])).p_content == 0.0
+    def parsed(argv: list[str]) -> argparse.Namespace:
+        args = _args(argv)
+        train_cli.resolve_defaults(args)      # what train_cli.run does first
+        return args
+
+    assert scratch_recipe(parsed(["scratch", "--out", "x"])).p_content == pytest.approx(0.6)
+    assert scratch_recipe(parsed(["scratch", "--out", "x", "--p-content", "0"])).p_content == 0.0
+
+
+def test_resume_takes_the_runs_own_settings_unless_given_again(photos, tmp_path):
+    """`--out RUN --resume` alone continues the run as it was started (data, lr, batch, crop,
+    iterations); an option typed again wins; a fresh run gets the parser's defaults."""
+    run = tmp_path / "det"
+    assert _train("scratch", run, photos, ["--iters", "2", "--crop", "32", "--batch", "2", "--lr", "1e-3"]) == 0
+    def resume(*extra: str) -> dict:
+        assert train_cli.run(_args(["scratch", "--out", str(run), "--resume", "--no-progress", *extra])) == 0
+        return RunDir(run).meta()["sessions"][-1]["args"]
+
+    last = resume("--iters", "2")                  # nothing left to train: only the settings are checked
+    assert (last["lr"], last["batch"], last["crop"], last["data"]) == (1e-3, 2, 32, [str(photos)])
+    assert resume("--iters", "3")["lr"] == 1e-3 and RunDir(run).load()["step"] == 3
+    assert resume()["iters"] == 3 and RunDir(run).load()["step"] == 3
+    fresh = _args(["scratch", "--out", str(tmp_path / "new")])
+    train_cli.resolve_defaults(fresh)
+    assert fresh.lr == 2e-4 and fresh.batch != 2
 
 
 def test_restorer_trains_resumes_and_exports(photos, tmp_path):
