@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 from pathlib import Path
 
 TRAINERS = {
@@ -55,11 +54,10 @@ def resolve_defaults(args: argparse.Namespace) -> None:
     """Options left at their parser default take the run's last session's values on ``--resume``
     (so ``--out RUN --resume`` continues the same schedule, data and sizes), else the default."""
     recorded: dict = {}
-    if getattr(args, "resume", False) and getattr(args, "out", None):
-        meta = Path(args.out) / "run.json"
-        if meta.is_file():
-            m = json.loads(meta.read_text())
-            recorded = (m.get("sessions") or [{}])[-1].get("args") or m.get("args") or {}
+    if getattr(args, "resume", False) and getattr(args, "out", None) and (Path(args.out) / "run.json").is_file():
+        from .restore.training.run_dir import RunDir
+
+        recorded = RunDir(args.out).last_args()
     for key, value in vars(args).items():
         if isinstance(value, _Default):
             setattr(args, key, recorded.get(key, value.value))

@@ -255,6 +255,12 @@ def _saved(detector: nn.Module, key: str, default: float) -> float:
     return float((getattr(detector, "oldfilm_meta", None) or {}).get(key, default))
 
 
+def saved_hole_fill(mapping: nn.Module) -> str:
+    """What a scratch mapping's encoder was trained to see under the mask (``RestorerNets.hole_fill``):
+    ``oldfilm.hole_fill`` in our checkpoint's metadata, else BOPBTL's ``"white"``."""
+    return (getattr(mapping, "oldfilm_meta", None) or {}).get("oldfilm.hole_fill", "white")
+
+
 def detector_threshold(detector: nn.Module) -> float:
     """The probability from which ``detector`` marks a pixel: the threshold calibrated at export
     and saved in our checkpoint's metadata (``oldfilm.threshold``), else BOPBTL's 0.4."""

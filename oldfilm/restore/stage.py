@@ -22,7 +22,8 @@ from ..options import RestoreOptions, RunOptions
 from ..stage import StageBase
 from .. import weights
 from .published import HR_SLOT, SLOT_ROLES
-from .restorer import RestorerNets, TileSettings, detect_scratches, detector_auto_min_marked, restore_image
+from .restorer import (RestorerNets, TileSettings, detect_scratches, detector_auto_min_marked, restore_image,
+                       saved_hole_fill)
 
 
 def load_paths(model: str) -> tuple[RestorerNets | None, RestorerNets | None]:
@@ -40,10 +41,9 @@ def load_paths(model: str) -> tuple[RestorerNets | None, RestorerNets | None]:
     if "mapping-quality" in roles and "decoder-quality" in roles:
         quality = RestorerNets(enc, roles["mapping-quality"], roles["decoder-quality"])
     if "mapping-scratch" in roles and "decoder-scratch" in roles:
-        saved = getattr(roles["mapping-scratch"], "oldfilm_meta", None) or {}
         scratch = RestorerNets(enc, roles["mapping-scratch"], roles["decoder-scratch"],
                                mask_dilation=3 if HR_SLOT in slots else 0,
-                               hole_fill=saved.get("oldfilm.hole_fill", "white"))
+                               hole_fill=saved_hole_fill(roles["mapping-scratch"]))
     if quality is None and scratch is None:
         raise OldfilmError(f"restore model {model!r} has no complete mapping + decoder pair")
     return quality, scratch

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from ..errors import NoWeightsError, OldfilmError
 from .mapping import build_mapping
-from .restorer import HOLE_FILLS, RestorerNets, detect_scratches, restore_image
+from .restorer import HOLE_FILLS, RestorerNets, detect_scratches, restore_image, saved_hole_fill
 from .training import data as D
 from .training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
 from .training.loop import (Phase, add_common_arguments, args_record, default_photo_dirs, recipe_from_args,
@@ -152,8 +152,7 @@ def _source_nets(source: str) -> tuple[dict, dict[str, dict], str, str]:
             raise OldfilmError(f"--init-from {source}: not one of our restorers (slot {slot} missing or foreign)")
         cfg[cfg_key] = json.loads(saved)
         states[net_key] = {k: v.float() for k, v in net.state_dict().items()}
-    fill = (getattr(slots["mapping-scratch"], "oldfilm_meta", None) or {}).get("oldfilm.hole_fill", "white")
-    return cfg, states, f"restorer {source!r}", fill
+    return cfg, states, f"restorer {source!r}", saved_hole_fill(slots["mapping-scratch"])
 
 
 def _fingerprint(net: torch.nn.Module) -> str:
@@ -356,7 +355,7 @@ def export(args: argparse.Namespace) -> int:
     run_dir = RunDir(args.export)
     nets, cfg, ckpt = load_run_nets(run_dir)
     meta = run_dir.meta()
-    last_args = meta.get("sessions", [{}])[-1].get("args", meta["args"])
+    last_args = run_dir.last_args()
     vae_iters = int(last_args.get("vae_iters", 0))
     tune_iters = int(last_args.get("scratch_tune_iters", 0))
     if ckpt["phase"] not in ("mapping", "joint", "scratch_tune"):

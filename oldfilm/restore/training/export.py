@@ -60,8 +60,7 @@ def run_summary(run: RunDir, ckpt: dict) -> dict:
         "step": int(ckpt["step"]), "phase": ckpt["phase"], "hours": float(ckpt["seconds"]) / 3600,
         "machine": meta.get("machine", "?"), "started": meta.get("started", "?"),
         "sessions": len(meta.get("sessions", [])),
-        # the latest session's arguments: a resumed run may change iterations, crops or batch
-        "args": (meta.get("sessions") or [{}])[-1].get("args", meta.get("args", {})),
+        "args": run.last_args(),
         "last_losses": {k: v for k, v in (log[-1] if log else {}).items() if k not in ("step", "time", "phase", "seconds", "lr")},
     }
 

@@ -66,6 +66,11 @@ class RunDir:
             raise OldfilmError(f"{self.path}: not a training run (no run.json)")
         return json.loads(p.read_text())
 
+    def last_args(self) -> dict:
+        """The arguments of the run's latest session (a resumed session may change iterations, crops or batch)."""
+        meta = self.meta()
+        return (meta.get("sessions") or [{}])[-1].get("args") or meta.get("args", {})
+
     # ------------------------------------------------------------------ checkpoints
     def checkpoints(self) -> list[Path]:
         return sorted(self.path.glob("ckpt-*.pt")) if self.path.is_dir() else []
