@@ -50,17 +50,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     action.default = _Default(action.default)
 
 
-def resolve_defaults(args: argparse.Namespace) -> None:
+def resolve_defaults(args: argparse.Namespace) -> list[str]:
     """Options left at their parser default take the run's last session's values on ``--resume``
-    (so ``--out RUN --resume`` continues the same schedule, data and sizes), else the default."""
+    (so ``--out RUN --resume`` continues the same schedule, data and sizes), else the default.
+
+    Returns, for a resumed run, ``"name VALUE (was OLD)"`` for each option typed now with another
+    value than the last session's, so a resume that changes the data or sizes says so."""
     recorded: dict = {}
     if getattr(args, "resume", False) and getattr(args, "out", None) and (Path(args.out) / "run.json").is_file():
         from .restore.training.run_dir import RunDir
 
         recorded = RunDir(args.out).last_args()
+    changed = []
     for key, value in vars(args).items():
         if isinstance(value, _Default):
             setattr(args, key, recorded.get(key, value.value))
+        elif key in recorded and key not in NOT_RESUMED and recorded[key] != _recordable(value):
+            changed.append(f"--{key.replace('_', '-')} {_recordable(value)} (was {recorded[key]})")
+    return changed
+
+
+def _recordable(value: object) -> object:
+    """A typed value as run.json keeps it (paths and tuples as JSON writes them)."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_recordable(v) for v in value]
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,5 +84,10 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "_missing", None):
         print(f"oldfilm train {args.trainer}: not available in this build ({module} missing)")
         return 2
-    resolve_defaults(args)
+    changed = resolve_defaults(args)
+    if changed:
+        # a resume that trains on other data or sizes than the run so far is allowed (a schedule's
+        # tail, a longer run), but it should never pass unnoticed
+        print(f"oldfilm train {args.trainer}: resuming {args.out} with settings changed from its last session: "
+              + ", ".join(changed))
     return int(importlib.import_module(module).run(args) or 0)

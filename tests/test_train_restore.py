@@ -118,9 +118,10 @@ def test_scratch_recipe_takes_thin_content_from_the_command_line():
     assert scratch_recipe(parsed(["scratch", "--out", "x", "--p-content", "0"])).p_content == 0.0
 
 
-def test_resume_takes_the_runs_own_settings_unless_given_again(photos, tmp_path):
+def test_resume_takes_the_runs_own_settings_unless_given_again(photos, tmp_path, capsys):
     """`--out RUN --resume` alone continues the run as it was started (data, lr, batch, crop,
-    iterations); an option typed again wins; a fresh run gets the parser's defaults."""
+    iterations); an option typed again wins, and one typed with another value is named on resume;
+    a fresh run gets the parser's defaults."""
     run = tmp_path / "det"
     assert _train("scratch", run, photos, ["--iters", "2", "--crop", "32", "--batch", "2", "--lr", "1e-3"]) == 0
     def resume(*extra: str) -> dict:
@@ -131,6 +132,10 @@ def test_resume_takes_the_runs_own_settings_unless_given_again(photos, tmp_path)
     assert (last["lr"], last["batch"], last["crop"], last["data"]) == (1e-3, 2, 32, [str(photos)])
     assert resume("--iters", "3")["lr"] == 1e-3 and RunDir(run).load()["step"] == 3
     assert resume()["iters"] == 3 and RunDir(run).load()["step"] == 3
+    capsys.readouterr()
+    assert resume("--crop", "32", "--lr", "5e-4")["lr"] == 5e-4
+    notice = [line for line in capsys.readouterr().out.splitlines() if "changed from its last session" in line]
+    assert len(notice) == 1 and "--lr 0.0005 (was 0.001)" in notice[0] and "crop" not in notice[0]
     fresh = _args(["scratch", "--out", str(tmp_path / "new")])
     train_cli.resolve_defaults(fresh)
     assert fresh.lr == 2e-4 and fresh.batch != 2
