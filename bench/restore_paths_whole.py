@@ -1,13 +1,14 @@
 """The installed restorer's three modes on the 157 whole held-out photos, degraded and not degraded.
 
-    OLDFILM_CHECKPOINTS=DIR .venv/bin/python bench/restore_paths_whole.py [--thresholds 0.6 0.85] [--auto-cuts 0 0.01] [--json OUT]
+    OLDFILM_CHECKPOINTS=DIR .venv/bin/python bench/restore_paths_whole.py [--thresholds 0.6 0.85] [--grow 1 2] [--auto-cuts 0 0.01] [--json OUT]
 
 Degraded: exactly as ``oldfilm eval ../shared/data/photos --holdout 5 --task restore --recipe photo
 --overlays ../shared/data/overlays --seed 0 --size 384 --no-faces`` degrades them (photo i with
 rng([0, i])), so the `on` and `auto` columns agree with that command. Not degraded: the clean
 photo is the input and the target, which shows what each path costs on a good print.
 Columns: `off` (the quality path), `on` (the scratch path on the detector's mask), `auto` (the
-default), `on` with the detector marking at other thresholds (``--thresholds``), and `auto` with
+default), `on` with the detector marking at other thresholds (``--thresholds``) or its mask dilated
+by N px (``--grow``), and `auto` with
 other cuts (``--auto-cuts``: the share of marked pixels above which `auto` takes the scratch path;
 the detector's file saves its own). Mean PSNR, dB.
 One thread, so two runs can go side by side.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import cv2
 import numpy as np
 import torch
 
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="extra `on` columns at these thresholds")
+    ap.add_argument("--grow", type=int, nargs="*", default=[], help="extra `on` columns with the mask dilated by N px")
     ap.add_argument("--auto-cuts", type=float, nargs="*", default=[], help="extra `auto` columns with these cuts")
     ap.add_argument("--limit", type=int, help="only the first N photos")
     ap.add_argument("--json", help="write the figures here")
@@ -41,16 +44,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     named = load_references(["../shared/data/photos"], max_side=384, holdout=5)[: args.limit]
     degrade = default_degrader("photo", "../shared/data/overlays", seed=0)
+    plain = restore_stage.detect_scratches
     stages = {m: build_pipeline_stage("restore", model="default", faces=False, scratches=s)
               for m, s in (("off", "off"), ("on", "on"), ("auto", "auto"))}
-    thresholds = {f"on@{t:g}": t for t in args.thresholds}
+    variants = {f"on@{t:g}": (lambda det, x, dev="cpu", t=t: scratch_probability(det, x, dev) >= t)
+                for t in args.thresholds}
+    for g in args.grow:
+        kernel = np.ones((2 * g + 1, 2 * g + 1), np.uint8)
+        variants[f"on+{g}px"] = (lambda det, x, dev="cpu", k=kernel:
+                                 cv2.dilate(plain(det, x, dev).astype(np.uint8), k).astype(bool))
     for cut in args.auto_cuts:
         stages[f"auto@{cut:g}"] = chain = build_pipeline_stage("restore", model="default", faces=False,
                                                                 scratches="auto")
         (restore,) = [st for st in chain.stages if isinstance(st, RestoreStage)]
         restore._auto_min_marked = cut
     scores: dict[str, dict[str, list[float]]] = {"degraded": {}, "undamaged": {}}
-    plain = restore_stage.detect_scratches
     for i, (_, rgb) in enumerate(named):
         target, degraded, _ = degrade(rgb, np.random.default_rng([0, i]))
         for case, (src, tgt) in {"degraded": (degraded, target), "undamaged": (rgb, rgb)}.items():
@@ -59,9 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                 row.setdefault("input", []).append(psnr(src, tgt))
             for mode, st in stages.items():
                 row.setdefault(mode, []).append(psnr(st([src])[0], tgt))
-            for name, t in thresholds.items():
-                restore_stage.detect_scratches = (lambda det, x, dev="cpu", t=t:
-                                                  scratch_probability(det, x, dev) >= t)
+            for name, detect in variants.items():
+                restore_stage.detect_scratches = detect
                 try:
                     row.setdefault(name, []).append(psnr(stages["on"]([src])[0], tgt))
                 finally:

@@ -293,3 +293,42 @@ def test_auto_takes_a_scratch_path_that_keeps_the_pixels_for_any_mark(builtin_li
     assert stage.scratch.hole_fill == "none" and stage._auto_min_marked == 0.0
     stage([_photo(48, 64)])
     assert stage.report()["scratch_frames"] == 1
+
+
+def _norm_free_scratch_nets() -> RestorerNets:
+    torch.manual_seed(2)
+    vae = {**LIGHT_VAE, "norm": "none"}
+    return RestorerNets(build_vae(vae).eval(), build_mapping({"kind": "scratch", **LIGHT_MAP, "norm": "none"}).eval(),
+                        build_vae(vae).eval(), hole_fill="none")
+
+
+def _recorded_then_tiled(nets: RestorerNets, img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The full context pass (encoder, mapping and decoder on the proxy), then the tiles."""
+    models = (nets.encoder, nets.mapping, nets.decoder)
+    with torch.inference_mode():
+        small, small_mask = restorer._proxy(img, mask, SMALL_TILES.stats_size, nets.align)
+        with recording(*models):
+            restorer._forward_whole(nets, small, small_mask, torch.device("cpu"))
+        with applying(*models):
+            return to_uint8(restorer._tiled(nets, img, mask, SMALL_TILES, torch.device("cpu")))
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_norm_free_scratch_path_records_only_what_its_tiles_use(monkeypatch, marked):
+    """Our defaults (norm "none", pixels kept): without a hole no whole-frame pass runs at all (a
+    partial non-local block then passes its input through), and with holes the pass skips the
+    decoder, whose output it would throw away. Either way the output is the full pass's."""
+    nets = _norm_free_scratch_nets()
+    img = _photo(64, 96)
+    mask = _scratch_mask(64, 96) if marked else np.zeros((64, 96), bool)
+    reference = _recorded_then_tiled(nets, img, mask)
+    (block,) = [m for m in nets.mapping.modules() if isinstance(m, PartialNonLocal)]
+    passes, decoded_while_recording = [], []
+    real_proxy, real_decode = restorer._proxy, nets.decoder.decode
+    monkeypatch.setattr(restorer, "_proxy", lambda *a: passes.append(1) or real_proxy(*a))
+    monkeypatch.setattr(nets.decoder, "decode",
+                        lambda z: decoded_while_recording.append(block.mode == "record") or real_decode(z))
+    with torch.inference_mode():
+        out = restore_image(nets, img, mask, SMALL_TILES)
+    assert np.array_equal(out, reference)
+    assert len(passes) == int(marked) and decoded_while_recording and not any(decoded_while_recording)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .attention import PartialNonLocal
 from .context_norm import applying, context_modules, recording
 from .tiling import run_tiled
 
@@ -144,6 +145,26 @@ def _forward_whole(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None,
     return nets.decoder.decode(z).float().cpu()
 
 
+def _needs_context_pass(models: tuple[nn.Module, ...], mask: np.ndarray | None) -> bool:
+    """Whether tiles need whole-frame context recorded first: for any norm that pools over the frame
+    (the published files), or for the partial non-local blocks' key banks when there is a hole.
+    Without a hole a partial non-local block passes its input through, bank or not."""
+    found = [m for model in models for m in context_modules(model)]
+    if any(not isinstance(m, PartialNonLocal) for m in found):
+        return True
+    return bool(found) and mask is not None and bool(mask.any())
+
+
+def _record(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None, device: torch.device) -> None:
+    """The whole-frame pass that records context; the decoder runs only if it holds context of its own
+    (norm "none" defaults: the proxy's decoding would be thrown away)."""
+    x = to_network(rgb).to(device)
+    z = nets.encoder.encode(x)
+    z = nets.mapping(z, _mask_tensor(mask).to(device)) if nets.needs_mask else nets.mapping(z)
+    if context_modules(nets.decoder):
+        nets.decoder.decode(z)
+
+
 @torch.inference_mode()
 def restore_image(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None = None,
                   settings: TileSettings = TileSettings(), device: torch.device | str = "cpu") -> np.ndarray:
@@ -167,12 +188,12 @@ def restore_image(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None =
     models = (nets.encoder, nets.mapping, nets.decoder)
     if H <= settings.tile and W <= settings.tile:
         y = _forward_whole(nets, src, pmask, device)
-    elif not any(context_modules(m) for m in models):
-        y = _tiled(nets, src, pmask, settings, device)      # pure convolutions (norm "none"): no context pass
+    elif not _needs_context_pass(models, pmask):
+        y = _tiled(nets, src, pmask, settings, device)      # pure convolutions (norm "none"), no hole: no context pass
     else:
         small, small_mask = _proxy(src, pmask, settings.stats_size, mult)
         with recording(*models):
-            _forward_whole(nets, small, small_mask, device)
+            _record(nets, small, small_mask, device)
         with applying(*models):
             y = _tiled(nets, src, pmask, settings, device)
     out = to_uint8(y[:, :, :h, :w])
