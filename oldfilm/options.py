@@ -35,7 +35,7 @@ class RestoreOptions:
     model: str = "default"                                  # registry name or checkpoint path
     scratches: Literal["auto", "on", "off"] = "auto"
     scratch_model: str = "default"
-    tile: int = 512                                         # tile side in pixels for conv parts
+    tile: int | None = None        # tile side in px for the conv parts; None: 1024 for norm-free nets, 512 for published ones
 
 
 @dataclass

@@ -332,3 +332,12 @@ def test_norm_free_scratch_path_records_only_what_its_tiles_use(monkeypatch, mar
         out = restore_image(nets, img, mask, SMALL_TILES)
     assert np.array_equal(out, reference)
     assert len(passes) == int(marked) and decoded_while_recording and not any(decoded_while_recording)
+
+
+def test_tile_side_follows_the_networks_unless_given(builtin_light):
+    """Instance-norm nets (the published files, and this fixture) keep 512 px tiles to bound their
+    memory; norm-free nets (our defaults) take 1024, so an SD frame runs whole; an explicit tile wins."""
+    assert build_restore_stage(RestoreOptions(), RunOptions(device="cpu")).settings.tile == 512
+    assert build_restore_stage(RestoreOptions(tile=256), RunOptions(device="cpu")).settings.tile == 256
+    light = _norm_free_scratch_nets()
+    assert restorer.default_tile(None, light) == 1024 and restorer.default_tile(_nets("quality"), light) == 512

@@ -65,7 +65,7 @@ class RestorerNets:
 
 @dataclass(frozen=True)
 class TileSettings:
-    tile: int = 512             # image pixels per tile side (encoder/decoder); the mapping uses 2x
+    tile: int = 512             # image pixels per tile side (encoder/decoder); the mapping uses 2x (default_tile)
     stats_size: int = 512       # long side of the whole-frame statistics pass
     encoder_margin: int = 64    # image px of context (receptive field of VAE_A ~ 45 px)
     mapping_margin: int = 32    # latent px (quality mapping reaches 20, scratch 26)
@@ -145,14 +145,28 @@ def _forward_whole(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None,
     return nets.decoder.decode(z).float().cpu()
 
 
+def has_frame_norms(*models: nn.Module) -> bool:
+    """Whether any norm pools over the frame (instance norms: the published files), as opposed to our
+    norm-free defaults, whose only whole-frame context is the partial non-local block's key bank."""
+    return any(not isinstance(m, PartialNonLocal) for model in models for m in context_modules(model))
+
+
+def default_tile(*paths: RestorerNets | None) -> int:
+    """Tile side for ``paths``: 512 px with frame norms (the published widths, whose activations
+    bound memory), else 1024 px. The light norm-free nets hold little per pixel (a 1080p frame whole
+    adds about 0.45 GB), and a frame that fits one tile needs no context pass and no tile margins."""
+    nets = [m for p in paths if p is not None for m in (p.encoder, p.mapping, p.decoder)]
+    return 512 if has_frame_norms(*nets) else 1024
+
+
 def _needs_context_pass(models: tuple[nn.Module, ...], mask: np.ndarray | None) -> bool:
     """Whether tiles need whole-frame context recorded first: for any norm that pools over the frame
     (the published files), or for the partial non-local blocks' key banks when there is a hole.
     Without a hole a partial non-local block passes its input through, bank or not."""
-    found = [m for model in models for m in context_modules(model)]
-    if any(not isinstance(m, PartialNonLocal) for m in found):
+    if has_frame_norms(*models):
         return True
-    return bool(found) and mask is not None and bool(mask.any())
+    found = any(context_modules(m) for m in models)
+    return found and mask is not None and bool(mask.any())
 
 
 def _record(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None, device: torch.device) -> None:

@@ -22,7 +22,7 @@ from ..options import RestoreOptions, RunOptions
 from ..stage import StageBase
 from .. import weights
 from .published import HR_SLOT, SLOT_ROLES
-from .restorer import (RestorerNets, TileSettings, detect_scratches, detector_auto_min_marked, restore_image,
+from .restorer import (RestorerNets, TileSettings, default_tile, detect_scratches, detector_auto_min_marked, restore_image,
                        saved_hole_fill)
 
 
@@ -54,12 +54,12 @@ class RestoreStage(StageBase):
 
     def __init__(self, quality: RestorerNets | None, scratch: RestorerNets | None, detector: torch.nn.Module | None,
                  scratches: str = "auto", device: torch.device | str = "cpu",
-                 settings: TileSettings = TileSettings()):
+                 settings: TileSettings | None = None):
         super().__init__()
         self.quality, self.scratch, self.detector = quality, scratch, detector
         self.scratches = scratches
         self.device = torch.device(device)
-        self.settings = settings
+        self.settings = settings or TileSettings(tile=default_tile(quality, scratch))
         # the saved share guards against cutting content out; a path that keeps the pixels needs no guard
         cuts_out = scratch is None or scratch.hole_fill == "white"
         self._auto_min_marked = detector_auto_min_marked(detector) if detector is not None and cuts_out else 0.0
@@ -109,7 +109,7 @@ def build_restore_stage(opts: RestoreOptions, run: RunOptions) -> RestoreStage:
     for m in nets + ([detector] if detector is not None else []):
         m.to(device).eval()
     stage = RestoreStage(quality, scratch, detector, opts.scratches, device,
-                         TileSettings(tile=max(64, int(opts.tile))))
+                         TileSettings(tile=max(64, int(opts.tile))) if opts.tile else None)
     if warn:
         stage.warn(warn)
     return stage
