@@ -181,12 +181,14 @@ def _record(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None, device
 
 @torch.inference_mode()
 def restore_image(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None = None,
-                  settings: TileSettings = TileSettings(), device: torch.device | str = "cpu") -> np.ndarray:
+                  settings: TileSettings | None = None, device: torch.device | str = "cpu") -> np.ndarray:
     """Restore one frame. rgb: uint8 RGB H x W x 3 (any size >= 1 px); mask: bool H x W (True =
     scratch) or None; used only by a mapping that takes a mask. Returns uint8 RGB H x W x 3.
+    ``settings``: tiling; by default tiles of :func:`default_tile` for ``nets``.
 
     Runs under torch.inference_mode().
     """
+    settings = settings or TileSettings(tile=default_tile(nets))
     device = torch.device(device)
     h, w = rgb.shape[:2]
     gray = is_grayscale(rgb)
