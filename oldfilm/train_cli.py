@@ -65,18 +65,10 @@ def resolve_defaults(args: argparse.Namespace) -> list[str]:
     for key, value in vars(args).items():
         if isinstance(value, _Default):
             setattr(args, key, recorded.get(key, value.value))
-        elif key in recorded and key not in NOT_RESUMED and recorded[key] != _recordable(value):
-            changed.append(f"--{key.replace('_', '-')} {_recordable(value)} (was {recorded[key]})")
+        elif key in recorded and key not in NOT_RESUMED and recorded[key] != value:
+            # run.json keeps only plain values (args_record), so a recorded key compares as typed
+            changed.append(f"--{key.replace('_', '-')} {value} (was {recorded[key]})")
     return changed
-
-
-def _recordable(value: object) -> object:
-    """A typed value as run.json keeps it (paths and tuples as JSON writes them)."""
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_recordable(v) for v in value]
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

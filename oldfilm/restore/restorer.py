@@ -163,10 +163,10 @@ def _needs_context_pass(models: tuple[nn.Module, ...], mask: np.ndarray | None) 
     """Whether tiles need whole-frame context recorded first: for any norm that pools over the frame
     (the published files), or for the partial non-local blocks' key banks when there is a hole.
     Without a hole a partial non-local block passes its input through, bank or not."""
-    if has_frame_norms(*models):
+    found = [m for model in models for m in context_modules(model)]
+    if any(not isinstance(m, PartialNonLocal) for m in found):
         return True
-    found = any(context_modules(m) for m in models)
-    return found and mask is not None and bool(mask.any())
+    return bool(found) and mask is not None and bool(mask.any())
 
 
 def _record(nets: RestorerNets, rgb: np.ndarray, mask: np.ndarray | None, device: torch.device) -> None:

@@ -122,6 +122,11 @@ def scratch_input(x: torch.Tensor, mask: torch.Tensor, fill: str) -> torch.Tenso
     return white_holes(x, mask) if fill == "white" else x
 
 
+def _checkpoint_fill(ckpt: dict) -> str:
+    """The scratch fill a run's checkpoint was trained with (runs from before the option: white)."""
+    return ckpt.get("extra", {}).get("scratch_fill", "white")
+
+
 def build_nets(cfg: dict) -> dict[str, torch.nn.Module]:
     return {"vae_a": build_vae(cfg["vae"]), "vae_b": build_vae(cfg["vae"]),
             "map_q": build_mapping(cfg["mapping_quality"]), "map_s": build_mapping(cfg["mapping_scratch"])}
@@ -136,7 +141,7 @@ def _source_nets(source: str) -> tuple[dict, dict[str, dict], str, str]:
         if run_dir.latest() is None:
             raise OldfilmError(f"--init-from {source}: the run has no checkpoint")
         nets, cfg, ckpt = load_run_nets(run_dir)
-        fill = ckpt.get("extra", {}).get("scratch_fill", "white")
+        fill = _checkpoint_fill(ckpt)
         return cfg, {k: m.state_dict() for k, m in nets.items()}, f"{source} step {ckpt['step']}", fill
     if path.exists():
         raise OldfilmError(f"--init-from {source}: not a restorer run folder (no run.json); "
@@ -366,7 +371,7 @@ def export(args: argparse.Namespace) -> int:
     images = D.ImageSet.from_folders(margs.data or default_photo_dirs(), margs.val_fraction)
     pairs = D.held_out_pairs(images.val, args.eval_images, 256, seed=1234, recipe=recipe_from_args(margs))
     quality = RestorerNets(nets["vae_a"], nets["map_q"], nets["vae_b"])
-    fill = ckpt.get("extra", {}).get("scratch_fill", "white")
+    fill = _checkpoint_fill(ckpt)
     scratch = RestorerNets(nets["vae_a"], nets["map_s"], nets["vae_b"], hole_fill=fill)
     with torch.inference_mode():
         sq = restoration_scores(pairs, lambda rgb: restore_image(quality, rgb))
