@@ -1,6 +1,6 @@
 """The installed restorer's three modes on the 157 whole held-out photos, degraded and not degraded.
 
-    OLDFILM_CHECKPOINTS=DIR .venv/bin/python bench/restore_paths_whole.py [--thresholds 0.6 0.85] [--grow 1 2] [--auto-cuts 0 0.01] [--json OUT]
+    OLDFILM_CHECKPOINTS=DIR .venv/bin/python bench/restore_paths_whole.py [--thresholds 0.6 0.85] [--grow 1 2] [--auto-cuts 0 0.01] [--true-mask] [--json OUT]
 
 Degraded: exactly as ``oldfilm eval ../shared/data/photos --holdout 5 --task restore --recipe photo
 --overlays ../shared/data/overlays --seed 0 --size 384 --no-faces`` degrades them (photo i with
@@ -8,7 +8,8 @@ rng([0, i])), so the `on` and `auto` columns agree with that command. Not degrad
 photo is the input and the target, which shows what each path costs on a good print.
 Columns: `off` (the quality path), `on` (the scratch path on the detector's mask), `auto` (the
 default), `on` with the detector marking at other thresholds (``--thresholds``) or its mask dilated
-by N px (``--grow``), and `auto` with
+by N px (``--grow``), `on` with the degradation model's own damage mask (``--true-mask``: what a
+perfect detector would give; undamaged photos then have an empty mask), and `auto` with
 other cuts (``--auto-cuts``: the share of marked pixels above which `auto` takes the scratch path;
 the detector's file saves its own). Mean PSNR, dB.
 One thread, so two runs can go side by side.
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="extra `on` columns at these thresholds")
     ap.add_argument("--grow", type=int, nargs="*", default=[], help="extra `on` columns with the mask dilated by N px")
     ap.add_argument("--auto-cuts", type=float, nargs="*", default=[], help="extra `auto` columns with these cuts")
+    ap.add_argument("--true-mask", action="store_true", help="an extra `on` column with the true damage mask")
     ap.add_argument("--limit", type=int, help="only the first N photos")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
@@ -53,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         kernel = np.ones((2 * g + 1, 2 * g + 1), np.uint8)
         variants[f"on+{g}px"] = (lambda det, x, dev="cpu", k=kernel:
                                  cv2.dilate(plain(det, x, dev).astype(np.uint8), k).astype(bool))
+    truth: list[np.ndarray] = []          # the current photo's damage mask, for `on@truth`
+    if args.true_mask:
+        variants["on@truth"] = lambda det, x, dev="cpu": truth[0] > 0
     for cut in args.auto_cuts:
         stages[f"auto@{cut:g}"] = chain = build_pipeline_stage("restore", model="default", faces=False,
                                                                 scratches="auto")
@@ -60,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         restore._auto_min_marked = cut
     scores: dict[str, dict[str, list[float]]] = {"degraded": {}, "undamaged": {}}
     for i, (_, rgb) in enumerate(named):
-        target, degraded, _ = degrade(rgb, np.random.default_rng([0, i]))
+        target, degraded, mask = degrade(rgb, np.random.default_rng([0, i]))
         for case, (src, tgt) in {"degraded": (degraded, target), "undamaged": (rgb, rgb)}.items():
+            truth[:] = [mask if case == "degraded" else np.zeros_like(mask)]
             row = scores[case]
             if case == "degraded":          # an undamaged input equals its target
                 row.setdefault("input", []).append(psnr(src, tgt))

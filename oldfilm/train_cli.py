@@ -55,19 +55,24 @@ def resolve_defaults(args: argparse.Namespace) -> list[str]:
     (so ``--out RUN --resume`` continues the same schedule, data and sizes), else the default.
 
     Returns, for a resumed run, ``"name VALUE (was OLD)"`` for each option typed now with another
-    value than the last session's, so a resume that changes the data or sizes says so."""
+    value than the last session's, so a resume that changes the data or sizes says so. Sets
+    ``args._typed``: the names of the options given on the command line."""
     recorded: dict = {}
     if getattr(args, "resume", False) and getattr(args, "out", None) and (Path(args.out) / "run.json").is_file():
         from .restore.training.run_dir import RunDir
 
         recorded = RunDir(args.out).last_args()
     changed = []
+    typed = set()
     for key, value in vars(args).items():
         if isinstance(value, _Default):
             setattr(args, key, recorded.get(key, value.value))
-        elif key in recorded and key not in NOT_RESUMED and recorded[key] != value:
+            continue
+        typed.add(key)
+        if key in recorded and key not in NOT_RESUMED and recorded[key] != value:
             # run.json keeps only plain values (args_record), so a recorded key compares as typed
             changed.append(f"--{key.replace('_', '-')} {value} (was {recorded[key]})")
+    args._typed = typed    # what this command line gave, for options whose meaning depends on it
     return changed
 
 

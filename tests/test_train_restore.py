@@ -272,9 +272,9 @@ def test_scratch_warm_start_into_a_deeper_detector(photos, tmp_path):
     assert torch.equal(new["up_path.1.up.2.weight"], old["up_path.0.up.2.weight"])   # 2 levels up, same shape
     assert torch.equal(new["last.1.weight"], old["last.1.weight"])
     assert "down_path.2.block.1.weight" not in old
-    wider = {"in_channels": 1, "out_channels": 1, "depth": 3, "conv_num": 1, "wf": 3}
+    narrower = {"in_channels": 1, "out_channels": 1, "depth": 3, "conv_num": 1, "wf": 1}
     with pytest.raises(OldfilmError, match="does not fit"):
-        warm_start(build_detector(wider), wider, RunDir(src))
+        warm_start(build_detector(narrower), narrower, RunDir(src))
 
 
 def test_scratch_fine_tunes_an_exported_detector(photos, tmp_path):
@@ -295,13 +295,55 @@ def test_scratch_fine_tunes_an_exported_detector(photos, tmp_path):
     assert all(torch.equal(v, shipped[k]) for k, v in net.state_dict().items())
     assert _train("scratch", tmp_path / "tuned", photos,
                   ["--iters", "1", "--crop", "32", "--batch", "2", "--init-from", str(exported)]) == 0
-    wider = {**CONFIGS["tiny"], "wf": 3}
+    other = {**CONFIGS["tiny"], "conv_num": 2}
     with pytest.raises(OldfilmError, match="does not fit"):
-        warm_start(build_detector(wider), wider, str(exported))
+        warm_start(build_detector(other), other, str(exported))
     with pytest.raises(OldfilmError, match="neither a scratch run folder"):
         warm_start(net, CONFIGS["tiny"], str(photos))
     with pytest.raises(OldfilmError, match="file not found"):
         warm_start(net, CONFIGS["tiny"], str(tmp_path / "missing.safetensors"))
+
+
+@pytest.mark.parametrize("conv_num", [1, 2])
+def test_scratch_warm_start_into_a_wider_detector_computes_the_same(conv_num, tmp_path):
+    """--init-from into a larger wf: every old channel keeps its weights and every new one starts
+    silent, so the wider net's logits equal the old net's in eval and in train mode (BatchNorm on
+    the batch), and the new channels still learn: one step changes the output."""
+    from oldfilm.restore.detector import build_detector
+    from oldfilm.restore.train_scratch import warm_start
+
+    torch.manual_seed(0)
+    small = {"in_channels": 1, "out_channels": 1, "depth": 2, "conv_num": conv_num, "wf": 2}
+    old = build_detector(small)
+    for m in old.modules():            # BatchNorm away from its init, so a misplaced channel shows
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.normal_()
+            m.bias.data.normal_()
+    exported = tmp_path / "small.safetensors"
+    from oldfilm.restore.training.registry import arch_name_for
+
+    W.save_builtin(old, arch_name_for(build_detector), small, exported)
+    old = W.load_builtin(exported).float()
+    wide_cfg = {**small, "wf": 3}
+    wide = build_detector(wide_cfg)
+    warm_start(wide, wide_cfg, str(exported))
+    x = torch.randn(2, 1, 32, 32)
+    for mode in (False, True):
+        old.train(mode)
+        wide.train(mode)
+        with torch.no_grad():
+            assert torch.allclose(wide(x), old(x), atol=1e-4)
+    opt = torch.optim.SGD(wide.parameters(), lr=0.1)
+    wide(x).mean().backward()
+    grads = {k: p.grad for k, p in wide.named_parameters()}
+    assert grads["up_path.0.conv_block.block.1.weight"][:, 8:16].abs().sum() > 0   # reads a new channel
+    opt.step()
+    wide.eval()
+    old.eval()
+    with torch.no_grad():
+        assert not torch.allclose(wide(x), old(x), atol=1e-4)
 
 
 def test_best_threshold_picks_the_best_f1_and_prefers_fewer_marks():
@@ -338,6 +380,46 @@ def test_detector_threshold_comes_from_the_checkpoint(tmp_path):
     assert not np.array_equal(p >= 0.75, p >= 0.4)          # the two operating points differ here
 
 
+def test_restorer_init_from_with_a_wider_config_computes_what_the_source_did(photos, tmp_path, capsys):
+    """--init-from RUN with a --config that widens it (larger ngf, mc, nc): all four networks start
+    computing what the source's did, on the quality and the scratch path (with tiny's instance
+    norms), so a wider restorer begins at the trained one's quality; a --config that narrows a
+    layer or changes the structure is one clear error."""
+    from oldfilm.restore.train_restorer import CONFIGS, load_run_nets
+
+    src = tmp_path / "src"
+    assert _train("restorer", src, photos, ["--vae-iters", "1", "--map-iters", "1", "--crop", "32", "--batch", "2"]) == 0
+    tiny = CONFIGS["tiny"]
+    wide_cfg = {"vae": {"ngf": 8, "mc": 16, "n_down": 2, "n_res": 1},
+                "mapping_quality": {"kind": "quality", "nc": 16, "mc": 16, "n_up": 1, "n_blocks": 1},
+                "mapping_scratch": {"kind": "scratch", "nc": 16, "mc": 16, "n_up": 1, "n_blocks": 1, "nl_blocks": 1,
+                                    "max_keys": 256}}
+    common = ["--data", str(photos), "--overlays", str(OVERLAYS), "--save-every", "1", "--log-every", "1",
+              "--no-progress", "--val-fraction", "0.5", "--crop", "32", "--batch", "2", "--init-from"]
+    wide = tmp_path / "wide"        # one step at lr 0 saves the starting weights
+    assert train_cli.run(_args(["restorer", "--out", str(wide), "--config", json.dumps(wide_cfg), "--vae-iters", "1",
+                                "--map-iters", "0", "--lr", "0", *common, str(src)])) == 0
+    assert "widened to --config" in capsys.readouterr().out
+    old, _, _ = load_run_nets(RunDir(src))
+    new, cfg, _ = load_run_nets(RunDir(wide))
+    assert cfg == wide_cfg
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[:, :, 12:15, 4:28] = 1
+    with torch.no_grad():
+        assert new["vae_a"].encode(x).shape[1] == 16 > old["vae_a"].encode(x).shape[1]
+        for nets in (old, new):
+            z = nets["vae_a"].encode(x)
+            nets["out"] = (nets["vae_b"].decode(nets["map_q"](z)), nets["vae_b"].decode(nets["map_s"](z, mask)))
+    for a, b in zip(old["out"], new["out"]):
+        assert torch.allclose(a, b, atol=1e-5)
+    for bad in ({**wide_cfg, "vae": {**wide_cfg["vae"], "n_res": 2}},                  # structure
+                {**tiny, "mapping_quality": {**tiny["mapping_quality"], "mc": 4}}):      # narrower
+        with pytest.raises(OldfilmError, match="cannot be widened"):
+            train_cli.run(_args(["restorer", "--out", str(tmp_path / "bad"), "--config", json.dumps(bad),
+                                 "--vae-iters", "1", "--map-iters", "0", *common, str(src)]))
+
+
 def test_restorer_scratch_tune_starts_from_an_installed_restorer_and_tunes_only_the_scratch_mapping(
         photos, tmp_path, monkeypatch):
     """--init-from MODEL loads every network of an installed restorer (sizes from its files); the
@@ -354,11 +436,11 @@ def test_restorer_scratch_tune_starts_from_an_installed_restorer_and_tunes_only_
     before = {slot: net.state_dict() for slot, net in W.load_model("restore", "default").items()}
     run = tmp_path / "tune"
     tune = ["--vae-iters", "0", "--map-iters", "0", "--joint-iters", "0", "--scratch-tune-iters", "2",
-            "--crop", "32", "--batch", "2", "--init-from", "default", "--config", "light"]
+            "--crop", "32", "--batch", "2", "--init-from", "default"]
     assert train_cli.run(_args(["restorer", "--out", str(run), "--data", str(photos), "--overlays", str(OVERLAYS),
                                 "--save-every", "1", "--log-every", "1", "--no-progress", "--val-fraction", "0.5",
                                 *tune])) == 0
-    assert RunDir(run).meta()["configs"]["restorer"]["vae"]["ngf"] == 4      # the source's sizes, not --config light
+    assert RunDir(run).meta()["configs"]["restorer"]["vae"]["ngf"] == 4      # the source's sizes, not --config's default
     log = RunDir(run).read_log()
     assert [r["phase"] for r in log] == ["scratch_tune"] * 2 and all(0 <= r["marked"] <= 1 for r in log)
     from oldfilm.restore.train_restorer import EXPORTS, load_run_nets

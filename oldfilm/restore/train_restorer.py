@@ -45,6 +45,7 @@ from .training.losses import image_loss, kl_reduced
 from .training.quality import restoration_scores
 from .training.registry import arch_name_for
 from .training.run_dir import RunDir, RunState
+from .training.widen import widen_state_dict
 from .vae import build_vae
 
 TRAINER = "restorer"
@@ -109,7 +110,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the resumed run's, else the --init-from source's, else white")
     p.add_argument("--init-from", metavar="RUN_DIR|MODEL",
                    help="start all networks from a restorer run's latest checkpoint or an installed restorer "
-                        "(a model name such as `default`); its sizes replace --config")
+                        "(a model name such as `default`); its sizes replace --config, unless --config is given: then "
+                        "a wider --config (larger ngf, mc, nc) starts computing what the source did")
 
 
 def white_holes(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -160,6 +162,25 @@ def _source_nets(source: str) -> tuple[dict, dict[str, dict], str, str]:
     return cfg, states, f"restorer {source!r}", saved_hole_fill(slots["mapping-scratch"])
 
 
+# sizes a wider --config may change from its --init-from source; everything else must match
+WIDTH_KEYS = {"vae": ("ngf", "mc"), "mapping_quality": ("nc", "mc", "max_keys"),
+              "mapping_scratch": ("nc", "mc", "max_keys")}
+
+
+def check_widening(source: dict, cfg: dict, what: str) -> None:
+    """One clear error unless ``cfg`` is ``source`` with no layer narrower (training.widen)."""
+    for net, widths in WIDTH_KEYS.items():
+        old, new = source.get(net, {}), cfg.get(net, {})
+        same = {k: v for k, v in old.items() if k not in widths} == {k: v for k, v in new.items() if k not in widths}
+        if net == "vae":
+            layers = [(min(c.get("ngf", 64) * 2**i, c.get("mc", 64)) for c in (old, new)) for i in range(old.get("n_down", 2) + 1)]
+        else:
+            layers = [(min(c.get("nc", 64) * 2**i, c.get("mc", 512)) for c in (old, new)) for i in range(old.get("n_up", 4) + 1)]
+        if not same or any(o > n for o, n in layers):
+            raise OldfilmError(f"--init-from {what} with --config: its {net} {json.dumps(old)} cannot be widened to "
+                               f"{json.dumps(new)} (only {', '.join(widths)} may change, and no layer may get narrower)")
+
+
 def _fingerprint(net: torch.nn.Module) -> str:
     """A short digest of a network's weights: a resumed run checks it still tunes against the same detector."""
     import hashlib
@@ -188,12 +209,16 @@ def run(args: argparse.Namespace) -> int:
     device = setup_torch(args)
     run_dir = RunDir(args.out)
     cfg = parse_config(args.config)
-    source, source_fill = None, "white"
+    source, source_fill, source_cfg = None, "white", cfg
     resuming = bool(args.resume) and run_dir.latest() is not None
     if resuming:
         cfg = run_dir.meta()["configs"]["restorer"]
     elif args.init_from:
-        cfg, source_states, source, source_fill = _source_nets(args.init_from)
+        source_cfg, source_states, source, source_fill = _source_nets(args.init_from)
+        if "config" in getattr(args, "_typed", ()) and cfg != source_cfg:
+            check_widening(source_cfg, cfg, args.init_from)
+        else:
+            cfg = source_cfg
     if args.crop % 8:
         raise OldfilmError(f"--crop {args.crop}: must be a multiple of 8")
     run_dir.init(TRAINER, {"restorer": cfg}, args_record(args), args.resume)
@@ -212,9 +237,11 @@ def run(args: argparse.Namespace) -> int:
     if resuming:
         state = run_dir.restore(run_dir.load(), nets, optims, rng)
     elif source is not None:
+        widened = cfg != source_cfg
         for k, m in nets.items():
-            m.load_state_dict(source_states[k])
-        print(f"oldfilm train restorer: started from {source}")
+            # the scratch mapping's attention keys start silent, so the old query-key products stay
+            m.load_state_dict(widen_state_dict(source_states[k], m, silent=("NL.phi",)) if widened else source_states[k])
+        print(f"oldfilm train restorer: started from {source}" + (", widened to --config" if widened else ""))
     # a run keeps its fill; a new run inherits its source's unless told otherwise
     fill = state.extra.setdefault("scratch_fill", args.scratch_fill or source_fill)
     if args.scratch_fill and fill != args.scratch_fill:

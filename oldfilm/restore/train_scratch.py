@@ -28,6 +28,7 @@ from .training.losses import dice_loss, focal_bce
 from .training.quality import best_threshold, flagged_fraction, mask_scores
 from .training.registry import arch_name_for, builtin_file
 from .training.run_dir import RunDir
+from .training.widen import widen_state_dict
 
 TRAINER = "scratch"
 THRESHOLD = 0.4
@@ -58,8 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pos-weight", type=float, default=3.0)
     p.add_argument("--init-from", metavar="RUN_DIR|MODEL",
                    help="start a new run from another scratch run's latest weights, or from an installed detector "
-                        "(a model name such as 'default', or a .safetensors file): same wf and conv_num; "
-                        "a deeper --config keeps every level the old one had")
+                        "(a model name such as 'default', or a .safetensors file): same conv_num; "
+                        "a deeper --config keeps every level the old one had, and a wider one (larger wf) "
+                        "starts computing what the old one did")
     p.add_argument("--p-content", type=float, default=0.6,
                    help="share of crops given thin picture content (sticks, rails, wires, rims) that is not damage")
 
@@ -107,13 +109,19 @@ def _source_detector(source: str) -> tuple[dict, dict, str]:
 
 def warm_start(net: torch.nn.Module, cfg: dict, source: RunDir | str) -> None:
     """Load ``source``'s detector into ``net`` (see :func:`_source_detector`); new deeper levels
-    keep their fresh init."""
+    keep their fresh init; into a wider net (larger wf), the old channels start as they were and
+    the new ones silent (training.widen)."""
     src_cfg, src_state, what = _source_detector(str(source.path if isinstance(source, RunDir) else source))
     old = {**PUBLISHED_DETECTOR, **src_cfg}
     new = {**PUBLISHED_DETECTOR, **cfg}
-    if any(old[k] != new[k] for k in ("in_channels", "out_channels", "wf", "conv_num")) or new["depth"] < old["depth"]:
+    if (any(old[k] != new[k] for k in ("in_channels", "out_channels", "conv_num"))
+            or new["depth"] < old["depth"] or new["wf"] < old["wf"]):
         raise OldfilmError(f"--init-from {source}: its detector {json.dumps(old)} does not fit {json.dumps(new)}")
     state = deepen_state_dict(src_state, old["depth"], new["depth"])
+    if new["wf"] > old["wf"]:
+        # an up block's first conv reads cat([upsampled, skip]); BlurPool's filter is not learnt
+        state = widen_state_dict(state, net, fixed=lambda k: k.endswith(".filt"),
+                                 parts=lambda k: 2 if k.startswith("up_path.") and ".conv_block.block.1." in k else 1)
     missing, unexpected = net.load_state_dict(state, strict=False)
     levels = range(old["depth"], new["depth"])
     fresh = tuple([f"down_sample.{i}." for i in levels] + [f"down_path.{i}." for i in levels]
@@ -121,7 +129,8 @@ def warm_start(net: torch.nn.Module, cfg: dict, source: RunDir | str) -> None:
     if unexpected or any(not k.startswith(fresh) for k in missing):
         raise OldfilmError(f"--init-from {source}: weights do not match ({len(missing)} missing, {len(unexpected)} unexpected)")
     print(f"oldfilm train scratch: started from {what}"
-          + (f", {new['depth'] - old['depth']} new level(s)" if new["depth"] > old["depth"] else ""))
+          + (f", {new['depth'] - old['depth']} new level(s)" if new["depth"] > old["depth"] else "")
+          + (f", widened from wf {old['wf']} to {new['wf']}" if new["wf"] > old["wf"] else ""))
 
 
 def run(args: argparse.Namespace) -> int:
