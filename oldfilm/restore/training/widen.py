@@ -59,12 +59,12 @@ def widen_state_dict(state: dict[str, torch.Tensor], wide: nn.Module, *,
         dims = _conv_dims(module) if leaf == "weight" else None
         if dims is not None:
             o_dim, i_dim = dims
-            n_out, halves = old.shape[o_dim], parts(key)
+            n_out, n_parts = old.shape[o_dim], parts(key)
             keep = [slice(None)] * w.dim()
             keep[o_dim] = slice(0, n_out)
             w[tuple(keep)] = 0                       # old outputs read no new input
-            seg_old, seg_new = old.shape[i_dim] // halves, w.shape[i_dim] // halves
-            for h in range(halves):
+            seg_old, seg_new = old.shape[i_dim] // n_parts, w.shape[i_dim] // n_parts
+            for h in range(n_parts):
                 dst, src = list(keep), [slice(None)] * w.dim()
                 dst[i_dim] = slice(h * seg_new, h * seg_new + seg_old)
                 src[i_dim] = slice(h * seg_old, (h + 1) * seg_old)
