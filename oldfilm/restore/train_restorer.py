@@ -162,23 +162,26 @@ def _source_nets(source: str) -> tuple[dict, dict[str, dict], str, str]:
     return cfg, states, f"restorer {source!r}", saved_hole_fill(slots["mapping-scratch"])
 
 
-# sizes a wider --config may change from its --init-from source; everything else must match
-WIDTH_KEYS = {"vae": ("ngf", "mc"), "mapping_quality": ("nc", "mc", "max_keys"),
-              "mapping_scratch": ("nc", "mc", "max_keys")}
+# per config key: a run network built from it, and the sizes a wider --config may change from its
+# --init-from source (everything else must match)
+WIDTH_KEYS = {"vae": ("vae_a", ("ngf", "mc")), "mapping_quality": ("map_q", ("nc", "mc", "max_keys")),
+              "mapping_scratch": ("map_s", ("nc", "mc", "max_keys"))}
 
 
-def check_widening(source: dict, cfg: dict, what: str) -> None:
-    """One clear error unless ``cfg`` is ``source`` with no layer narrower (training.widen)."""
-    for net, widths in WIDTH_KEYS.items():
-        old, new = source.get(net, {}), cfg.get(net, {})
+def check_widening(source: dict, cfg: dict, states: dict[str, dict], nets: dict[str, torch.nn.Module],
+                   what: str) -> None:
+    """One clear error unless ``nets`` (built from ``cfg``) are the source's (weights ``states``,
+    config ``source``) with only the WIDTH_KEYS sizes changed and no tensor smaller (training.widen)."""
+    for cfg_key, (net_key, widths) in WIDTH_KEYS.items():
+        old, new = source.get(cfg_key, {}), cfg.get(cfg_key, {})
         same = {k: v for k, v in old.items() if k not in widths} == {k: v for k, v in new.items() if k not in widths}
-        if net == "vae":
-            layers = [(min(c.get("ngf", 64) * 2**i, c.get("mc", 64)) for c in (old, new)) for i in range(old.get("n_down", 2) + 1)]
-        else:
-            layers = [(min(c.get("nc", 64) * 2**i, c.get("mc", 512)) for c in (old, new)) for i in range(old.get("n_up", 4) + 1)]
-        if not same or any(o > n for o, n in layers):
-            raise OldfilmError(f"--init-from {what} with --config: its {net} {json.dumps(old)} cannot be widened to "
-                               f"{json.dumps(new)} (only {', '.join(widths)} may change, and no layer may get narrower)")
+        template = nets[net_key].state_dict()
+        fits = states[net_key].keys() == template.keys() and all(
+            v.dim() == template[k].dim() and all(o <= n for o, n in zip(v.shape, template[k].shape))
+            for k, v in states[net_key].items())
+        if not same or not fits:
+            raise OldfilmError(f"--init-from {what} with --config: its {cfg_key} {json.dumps(old)} cannot be widened "
+                               f"to {json.dumps(new)} (only {', '.join(widths)} may change, and no layer may get narrower)")
 
 
 def _fingerprint(net: torch.nn.Module) -> str:
@@ -215,17 +218,18 @@ def run(args: argparse.Namespace) -> int:
         cfg = run_dir.meta()["configs"]["restorer"]
     elif args.init_from:
         source_cfg, source_states, source, source_fill = _source_nets(args.init_from)
-        if "config" in getattr(args, "_typed", ()) and cfg != source_cfg:
-            check_widening(source_cfg, cfg, args.init_from)
-        else:
+        if "config" not in getattr(args, "_typed", ()):
             cfg = source_cfg
     if args.crop % 8:
         raise OldfilmError(f"--crop {args.crop}: must be a multiple of 8")
+    nets = {k: m.to(device).train() for k, m in build_nets(cfg).items()}
+    widened = source is not None and cfg != source_cfg
+    if widened:
+        check_widening(source_cfg, cfg, source_states, nets, args.init_from)
     run_dir.init(TRAINER, {"restorer": cfg}, args_record(args), args.resume)
     images = D.ImageSet.from_folders(args.data or default_photo_dirs(), args.val_fraction)
     real_old = D.ImageSet.from_folders(args.real_old, 0.0) if args.real_old else None
     recipe = recipe_from_args(args)
-    nets = {k: m.to(device).train() for k, m in build_nets(cfg).items()}
     va, vb, mq, ms = nets["vae_a"], nets["vae_b"], nets["map_q"], nets["map_s"]
     betas = (0.5, 0.999)
     optims = {k: torch.optim.Adam(nets[k].parameters(), lr=args.lr, betas=betas) for k in nets}
@@ -237,7 +241,6 @@ def run(args: argparse.Namespace) -> int:
     if resuming:
         state = run_dir.restore(run_dir.load(), nets, optims, rng)
     elif source is not None:
-        widened = cfg != source_cfg
         for k, m in nets.items():
             # the scratch mapping's attention keys start silent, so the old query-key products stay
             m.load_state_dict(widen_state_dict(source_states[k], m, silent=("NL.phi",)) if widened else source_states[k])
