@@ -295,6 +295,26 @@ def test_auto_takes_a_scratch_path_that_keeps_the_pixels_for_any_mark(builtin_li
     assert stage.report()["scratch_frames"] == 1
 
 
+def test_auto_follows_the_cut_saved_with_the_scratch_mapping(builtin_light):
+    """A cut measured for the restorer (saved with its scratch mapping) wins over the detector's
+    share and over the keep-the-pixels rule: 1 (never) keeps `auto` on the quality path although
+    the fixture's detector marks every pixel and its own share says 0.5."""
+    det = weights.load_builtin(builtin_light / DEFAULT_SCRATCH_FILES["detector"])
+    weights.save_builtin(det, "bopbtl-detector", LIGHT_DET, builtin_light / DEFAULT_SCRATCH_FILES["detector"],
+                         extra={"auto_min_marked": "0.5"})
+    path = builtin_light / DEFAULT_RESTORE_FILES["mapping-scratch"]
+    cfg = {"kind": "scratch", **LIGHT_MAP}
+    weights.save_builtin(weights.load_builtin(path), "bopbtl-mapping", cfg, path,
+                         extra={"hole_fill": "none", "auto_min_marked": "1"})
+    stage = build_restore_stage(RestoreOptions(scratches="auto"), RunOptions(device="cpu"))
+    assert stage.scratch.auto_min_marked == 1.0 and stage._auto_min_marked == 1.0
+    stage([_photo(48, 64)])
+    assert stage.report()["scratch_frames"] == 0
+    on = build_restore_stage(RestoreOptions(scratches="on"), RunOptions(device="cpu"))
+    on([_photo(48, 64)])
+    assert on.report()["scratch_frames"] == 1
+
+
 def _norm_free_scratch_nets() -> RestorerNets:
     torch.manual_seed(2)
     vae = {**LIGHT_VAE, "norm": "none"}

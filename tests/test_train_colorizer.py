@@ -280,6 +280,12 @@ def test_short_nogan_run_resume_and_export(photo_dir, tmp_path, monkeypatch):
     assert "research-only" in card and "CIEDE2000" in card and "flicker_ab" in card
     assert (docs / "colorize-default-contact.jpg").is_file() and (docs / "colorize-default-quality.md").is_file()
 
+    # an export elsewhere (to score a run) writes its figures beside it, never over the shipped docs
+    elsewhere = tmp_path / "scored" / "colorize-default.safetensors"
+    assert export_run(out, elsewhere, eval_items=2) == 0
+    assert (elsewhere.parent / "colorize-default-quality.md").is_file()
+    assert (elsewhere.parent / "colorize-default-contact.jpg").is_file()
+
 
 def test_resume_can_change_the_time_budget(photo_dir, tmp_path, capsys):
     out = tmp_path / "run"

@@ -13,6 +13,7 @@ import torch
 from oldfilm import train_cli
 from oldfilm import weights as W
 from oldfilm.errors import OldfilmError
+from oldfilm.restore.auto_cut import CUT_GRID
 from oldfilm.restore.training.data import ImageSet, is_held_out
 from oldfilm.restore.training.run_dir import RunDir
 
@@ -153,12 +154,17 @@ def test_restorer_trains_resumes_and_exports(photos, tmp_path):
     phases = [r["phase"] for r in RunDir(run).read_log()]
     assert phases == ["vae", "vae", "mapping", "mapping", "joint", "joint"]
     dest = tmp_path / "ck"
-    assert train_cli.run(_args(["restorer", "--export", str(run), "--dest", str(dest), "--eval-images", "3"])) == 0
+    assert train_cli.run(_args(["restorer", "--export", str(run), "--dest", str(dest), "--eval-images", "3",
+                                "--auto-cut-photos", "2"])) == 0
     names = ["restore-default-vae-a.safetensors", "restore-default-mapping-quality.safetensors",
              "restore-default-vae-b-quality.safetensors", "restore-default-mapping-scratch.safetensors",
              "restore-default-vae-b-scratch.safetensors"]
     _check_export(dest, names)
-    assert "PSNR" in _card(dest, "restore-default.md")
+    card = _card(dest, "restore-default.md")
+    assert "PSNR" in card
+    # the `auto` cut chosen on training photos is saved with the scratch mapping and shown on the card
+    cut = float(W.read_builtin_meta(dest / "restore-default-mapping-scratch.safetensors")["oldfilm.auto_min_marked"])
+    assert cut in CUT_GRID and f"more than **{cut:g}**" in card and "on 2 *training* photos" in card
 
 
 def test_faces_trains_resumes_and_exports(photos, tmp_path):

@@ -175,8 +175,10 @@ def export_run(run: Path, dest: Path | None = None, eval_items: int = 60, docs: 
 
     cfg, st = _run_info(run)
     net, full = load_run_generator(run)
-    dest = dest or W.checkpoints_dir() / DEFAULT_FILE
-    docs = docs or W.REPO_ROOT / "docs"
+    shipped = W.checkpoints_dir() / DEFAULT_FILE
+    dest = dest or shipped
+    # an export elsewhere (to score a run) keeps its figures and sheet beside it, not over the shipped docs
+    docs = docs or (W.REPO_ROOT / "docs" if dest.resolve() == shipped.resolve() else dest.parent)
     t0 = time.time()
     sha = W.save_builtin(net, ARCH_NAME, full, dest, extra={
         "iters": json.dumps(st["iters_done"]), "phase": st["phase"],

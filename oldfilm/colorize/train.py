@@ -461,6 +461,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, budget:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        # every batch has the same shapes (crop, shift sub-crop, validation), so cuDNN's
+        # autotuned kernels are picked once and reused
+        torch.backends.cudnn.benchmark = True
     state = load_state(out) if resume else RunState()
     hw = hardware_line(device)
     if hw not in state.hardware:

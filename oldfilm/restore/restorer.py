@@ -43,6 +43,7 @@ class RestorerNets:
     decoder: nn.Module          # has .decode
     mask_dilation: int = 0
     hole_fill: str = "white"
+    auto_min_marked: float | None = None   # scratch path: the `auto` cut saved with it (auto_cut.py), if any
 
     def __post_init__(self) -> None:
         if self.hole_fill not in HOLE_FILLS:
@@ -296,6 +297,14 @@ def saved_hole_fill(mapping: nn.Module) -> str:
     """What a scratch mapping's encoder was trained to see under the mask (``RestorerNets.hole_fill``):
     ``oldfilm.hole_fill`` in our checkpoint's metadata, else BOPBTL's ``"white"``."""
     return (getattr(mapping, "oldfilm_meta", None) or {}).get("oldfilm.hole_fill", "white")
+
+
+def saved_auto_cut(mapping: nn.Module) -> float | None:
+    """The share of marked pixels above which ``--scratches auto`` takes this scratch mapping's path,
+    chosen for it at export on training photos (``oldfilm.auto_min_marked``, oldfilm.restore.auto_cut);
+    None for a file without one."""
+    value = (getattr(mapping, "oldfilm_meta", None) or {}).get("oldfilm.auto_min_marked")
+    return None if value is None else float(value)
 
 
 def detector_threshold(detector: nn.Module) -> float:

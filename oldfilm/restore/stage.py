@@ -3,10 +3,11 @@
 ``build_restore_stage(opts, run)`` loads the named restorer (``--restorer``, default ``default``)
 and, unless ``--scratches off``, the scratch detector, and returns a Stage. Per frame:
 detect scratches (auto/on) -> pick the path: the scratch path (hole filling + masked mapping)
-always with ``on``; with ``auto`` when the detector marks more of the frame than it marks on most
-undamaged photos (a threshold saved with our detector; any pixel for a file without one), else
-the quality path -> restore. A scratch path that keeps the marked pixels (``hole_fill`` "none")
-loses nothing where the detector marks picture content, so ``auto`` takes it for any marked pixel.
+always with ``on``; with ``auto`` when the detector marks a larger share of the frame than the cut
+saved with the scratch mapping (chosen at export on training photos, auto_cut.py), else the
+quality path -> restore. Files without that cut fall back to the older rules: the share saved
+with our detector for a scratch path that cuts the marked pixels out, any marked pixel for one
+that keeps them (``hole_fill`` "none").
 Missing weights stop it with one NoWeightsError line; never random weights.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..stage import StageBase
 from .. import weights
 from .published import HR_SLOT, SLOT_ROLES
 from .restorer import (RestorerNets, TileSettings, default_tile, detect_scratches, detector_auto_min_marked, restore_image,
-                       saved_hole_fill)
+                       saved_auto_cut, saved_hole_fill)
 
 
 def load_paths(model: str) -> tuple[RestorerNets | None, RestorerNets | None]:
@@ -43,7 +44,8 @@ def load_paths(model: str) -> tuple[RestorerNets | None, RestorerNets | None]:
     if "mapping-scratch" in roles and "decoder-scratch" in roles:
         scratch = RestorerNets(enc, roles["mapping-scratch"], roles["decoder-scratch"],
                                mask_dilation=3 if HR_SLOT in slots else 0,
-                               hole_fill=saved_hole_fill(roles["mapping-scratch"]))
+                               hole_fill=saved_hole_fill(roles["mapping-scratch"]),
+                               auto_min_marked=saved_auto_cut(roles["mapping-scratch"]))
     if quality is None and scratch is None:
         raise OldfilmError(f"restore model {model!r} has no complete mapping + decoder pair")
     return quality, scratch
@@ -60,10 +62,18 @@ class RestoreStage(StageBase):
         self.scratches = scratches
         self.device = torch.device(device)
         self.settings = settings or TileSettings(tile=default_tile(quality, scratch))
-        # the saved share guards against cutting content out; a path that keeps the pixels needs no guard
-        cuts_out = scratch is None or scratch.hole_fill == "white"
-        self._auto_min_marked = detector_auto_min_marked(detector) if detector is not None and cuts_out else 0.0
+        self._auto_min_marked = self._auto_cut(scratch, detector)
         self._scratch_frames = 0
+
+    @staticmethod
+    def _auto_cut(scratch: RestorerNets | None, detector: torch.nn.Module | None) -> float:
+        """The share of marked pixels above which `auto` takes the scratch path."""
+        if scratch is not None and scratch.auto_min_marked is not None:
+            return scratch.auto_min_marked      # measured for this restorer at export (auto_cut.py)
+        # older files: the detector's share guards against cutting content out; a path that keeps
+        # the pixels needs no guard
+        cuts_out = scratch is None or scratch.hole_fill == "white"
+        return detector_auto_min_marked(detector) if detector is not None and cuts_out else 0.0
 
     def _restore(self, frame: np.ndarray) -> np.ndarray:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:

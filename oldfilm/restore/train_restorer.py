@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import NoWeightsError, OldfilmError
+from .auto_cut import TOLERANCE_DB, choose_auto_cut, cut_table, path_records
 from .mapping import build_mapping
 from .restorer import HOLE_FILLS, RestorerNets, detect_scratches, restore_image, saved_hole_fill
 from .training import data as D
@@ -108,6 +110,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "out) or none (pixels kept; only the mapping is told where the damage is, so content the "
                         "detector marks by mistake survives). Saved with the exported scratch mapping. Default: "
                         "the resumed run's, else the --init-from source's, else white")
+    p.add_argument("--auto-cut-photos", type=int, default=160, metavar="N",
+                   help="export: training photos on which the `--scratches auto` cut is chosen (0: none saved)")
     p.add_argument("--init-from", metavar="RUN_DIR|MODEL",
                    help="start all networks from a restorer run's latest checkpoint or an installed restorer "
                         "(a model name such as `default`); its sizes replace --config, unless --config is given: then "
@@ -370,18 +374,54 @@ def load_run_nets(run_dir: RunDir) -> tuple[dict, dict, dict]:
     return nets, cfg, ckpt
 
 
-def _scores_with_detector(source: str, pairs: list, scratch: RestorerNets) -> tuple[dict | None, str]:
-    """The scratch path's scores with the masks of an installed detector, as ``--scratches on``
-    restores; (None, "") when no such detector is installed."""
+def _installed_detector(source: str) -> torch.nn.Module | None:
+    """The installed scratch detector ``source`` (a model name or file), or None when it is not installed."""
     from .. import weights
 
     try:
-        detector = next(iter(weights.load_model("scratch", source).values()))
+        return next(iter(weights.load_model("scratch", source).values()))
     except NoWeightsError:
-        return None, ""
+        return None
+
+
+def _scores_with_detector(detector: torch.nn.Module, source: str, pairs: list, scratch: RestorerNets) -> tuple[dict, str]:
+    """The scratch path's scores with the detector's masks, as ``--scratches on`` restores."""
     scores = restoration_scores(pairs, lambda rgb: restore_image(scratch, rgb, detect_scratches(detector, rgb)),
                                 baseline=False)
     return scores, f"masks of the `{source}` detector"
+
+
+AUTO_CUT_SEED = 4321
+
+
+def _training_triplets(images: D.ImageSet, n: int, recipe) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(target, degraded, clean) for ``n`` training photos (seeded sample), whole, long side at most
+    384 px and degraded as ``oldfilm eval --task restore --size 384`` degrades its held-out photos."""
+    from ..evaluate import load_references
+    from .degrade import degrade_pair
+
+    files = sorted(p for folder in images.train for p in folder)
+    rng = np.random.default_rng(AUTO_CUT_SEED)
+    picked = sorted(rng.choice(len(files), size=min(n, len(files)), replace=False)) if files else []
+    photos = load_references([files[i] for i in picked], max_side=384) if picked else []
+    return [(*degrade_pair(rgb, np.random.default_rng([AUTO_CUT_SEED, i]), recipe)[:2], rgb)
+            for i, (_, rgb) in enumerate(photos)]
+
+
+def _auto_cut_text(records: list, cut: float | None, detector_text: str) -> str:
+    if cut is None:
+        return ("No cut was measured (no detector installed, or `--auto-cut-photos 0`): `auto` follows the "
+                "detector's saved share, or any marked pixel for a scratch path that keeps the pixels.")
+    rows = "\n".join(f"| {'**' if c == cut else ''}{c:g}{'**' if c == cut else ''} | {a:.2f} | {d:.2f} | {u:.2f} |"
+                     for c, a, d, u in cut_table(records))
+    return (f"`auto` takes the scratch path when the detector marks more than **{cut:g}** of a frame's pixels "
+            f"(saved as `oldfilm.auto_min_marked` in `restore-default-mapping-scratch.safetensors`). The cut was "
+            f"chosen on {len(records) // 2} *training* photos (seed {AUTO_CUT_SEED}; the held-out split is never "
+            f"used), each restored by both paths with the {detector_text} as a degraded copy (recipe as above, "
+            f"whole photo, long side 384 px) and as the clean photo itself. Degraded copies first: of the cuts "
+            f"within {TOLERANCE_DB:g} dB of the best mean on them, the best on the clean copies wins "
+            f"(oldfilm/restore/auto_cut.py). Mean PSNR of `auto`, dB:\n\n"
+            f"| cut (share of marked pixels) | all | degraded | clean |\n| --- | --- | --- | --- |\n{rows}")
 
 
 def export(args: argparse.Namespace) -> int:
@@ -407,14 +447,24 @@ def export(args: argparse.Namespace) -> int:
         sq = restoration_scores(pairs, lambda rgb: restore_image(quality, rgb))
         masks = {id(d): m > 127 for _, d, m in pairs}
         ss = restoration_scores(pairs, lambda rgb: restore_image(scratch, rgb, masks[id(rgb)]), baseline=False)
-        sd, detector_text = _scores_with_detector(args.detector, pairs, scratch)
+        detector = _installed_detector(args.detector)
+        sd, detector_text = _scores_with_detector(detector, args.detector, pairs, scratch) if detector else (None, "")
+        records = []
+        if detector is not None and args.auto_cut_photos > 0:
+            t0 = time.time()
+            records = path_records(quality, scratch, detector,
+                                   _training_triplets(images, args.auto_cut_photos, recipe_from_args(margs)))
+            print(f"auto cut: {len(records) // 2} training photos restored both ways in {time.time() - t0:.0f} s")
+    cut = choose_auto_cut(records) if records else None
     dest = Path(args.dest) if args.dest else Path(__file__).resolve().parents[2] / "checkpoints"
     summary = run_summary(run_dir, ckpt) | {"trainer": TRAINER}
     rows = []
     for slot, (net_key, cfg_key) in EXPORTS.items():
         name = DEFAULT_RESTORE_FILES[slot]
         arch = arch_name_for(build_vae if cfg_key == "vae" else build_mapping)
-        extra = {"step": summary["step"]} | ({"hole_fill": fill} if slot == "mapping-scratch" else {})
+        extra = {"step": summary["step"]}
+        if slot == "mapping-scratch":
+            extra |= {"hole_fill": fill} | ({"auto_min_marked": f"{cut:g}"} if cut is not None else {})
         path, digest = export_module(nets[net_key], arch, cfg[cfg_key], dest, name, extra=extra)
         n = sum(p.numel() for p in nets[net_key].parameters())
         rows.append(f"| `{name}` | `{arch}` `{json.dumps(cfg[cfg_key])}` | {n:,} | `{digest[:16]}…` |")
@@ -461,6 +511,7 @@ def export(args: argparse.Namespace) -> int:
          + f"Gain over the input: quality path {sq['psnr_gain']:+.2f} dB / SSIM {sq['ssim_gain']:+.3f}; scratch path "
          f"{ss['psnr_gain']:+.2f} dB / {ss['ssim_gain']:+.3f}; baseline {sq['psnr_base'] - sq['psnr_in']:+.2f} dB. "
          "Target: >= +3 dB and ahead of the baseline. Reproduce: `oldfilm train restorer --export RUN --dest DIR`."),
+        ("`--scratches auto`", _auto_cut_text(records, cut, detector_text)),
     ])
     print(f"exported restore-default-*.safetensors to {dest} (step {summary['step']}): PSNR in {sq['psnr_in']:.2f}, "
           f"quality {sq['psnr_out']:.2f}, scratch {ss['psnr_out']:.2f}"
