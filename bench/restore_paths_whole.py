@@ -1,4 +1,4 @@
-"""The installed restorer's three modes on the 157 whole held-out photos, degraded and not degraded.
+"""The installed restorer's three modes on the 137 whole held-out photos, degraded and not degraded.
 
     OLDFILM_CHECKPOINTS=DIR .venv/bin/python bench/restore_paths_whole.py [--thresholds 0.6 0.85] [--grow 1 2] [--auto-cuts 0 0.01] [--true-mask] [--json OUT]
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    named = load_references(["../shared/data/photos"], max_side=384, holdout=5)[: args.limit]
+    named = load_references(["../shared/data/photos"], max_side=384, holdout=5, holdout_task="restore")[: args.limit]
     degrade = default_degrader("photo", "../shared/data/overlays", seed=0)
     plain = restore_stage.detect_scratches
     stages = {m: build_pipeline_stage("restore", model="default", faces=False, scratches=s)

@@ -58,12 +58,30 @@ def _resize_max(rgb: Image, max_side: int | None) -> Image:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
+def is_held_out_for(task: str, path: Path, pct: float) -> bool:
+    """Whether the training commands of ``task`` ("colorize" or "restore") hold ``path`` out for
+    validation at ``pct`` percent. Both rules read the file's content hash, but they pick different
+    photos: the colorizer's trainer (``oldfilm.colorize.data.is_validation``) and the restoration
+    trainers, restorer, scratch detector and faces (``oldfilm.restore.training.data.is_held_out``),
+    so each task is scored on its own trainers' split."""
+    if task == "restore":
+        from .restore.training.data import is_held_out
+
+        return is_held_out(path, pct / 100)
+    if task != "colorize":
+        raise ValueError(f"holdout task {task!r}: expected colorize or restore")
+    from .colorize.data import file_digest, is_validation
+
+    return is_validation(file_digest(path), pct)
+
+
 def load_references(paths: Sequence[str | Path], *, max_side: int | None = 512,
-                    limit: int | None = None, holdout: float | None = None) -> list[tuple[str, Image]]:
+                    limit: int | None = None, holdout: float | None = None,
+                    holdout_task: str = "colorize") -> list[tuple[str, Image]]:
     """(name, uint8 RGB) for every photo under ``paths`` (files or folders, recursive, sorted),
     scaled down so the long side is at most ``max_side``. ``holdout`` (percent) keeps only the
-    photos the training commands hold out for validation at that percentage (same content-hash
-    rule: ``oldfilm.colorize.data.is_validation``), so figures are on images never trained on."""
+    photos that the training commands of ``holdout_task`` hold out for validation at that
+    percentage (:func:`is_held_out_for`), so figures are on images never trained on."""
     from .compare import read_rgb8
     from .images import IMAGE_EXTENSIONS
 
@@ -77,12 +95,10 @@ def load_references(paths: Sequence[str | Path], *, max_side: int | None = 512,
         else:
             raise BadInputError(p, "no such file or folder")
     if holdout is not None:
-        from .colorize.data import file_digest, is_validation
-
-        files = [f for f in files if is_validation(file_digest(f), holdout)]
+        files = [f for f in files if is_held_out_for(holdout_task, f, holdout)]
     if not files:
         raise OldfilmError(f"no reference photos found in {', '.join(map(str, paths))}"
-                           + (f" (held-out {holdout}% split)" if holdout is not None else ""))
+                           + (f" (held-out {holdout}% split of the {holdout_task} trainers)" if holdout is not None else ""))
     files = files[:limit] if limit else files
     return [(f.name, _resize_max(read_rgb8(f), max_side)) for f in files]
 
@@ -411,7 +427,8 @@ def _evaluate(task: str, cases: list[_Case], method: Method | None, name: str,
 
 
 def _clip_or_photos(references: Any, max_side: int | None, limit: int | None, frames: int,
-                    pan: int | None, holdout: float | None = None) -> tuple[list[tuple[str, Image]], bool]:
+                    pan: int | None, holdout: float | None = None,
+                    holdout_task: str = "colorize") -> tuple[list[tuple[str, Image]], bool]:
     """(named frames, is_clip) from a path/list of paths (photos or one video) or arrays."""
     if isinstance(references, (str, Path)):
         references = [references]
@@ -423,7 +440,8 @@ def _clip_or_photos(references: Any, max_side: int | None, limit: int | None, fr
         clip_frames = load_clip(refs[0], max_side=max_side, max_frames=frames)
         return [(f"frame{t:04d}", f) for t, f in enumerate(clip_frames)], True
     else:
-        named = load_references(refs, max_side=max_side, limit=None if pan else limit, holdout=holdout)
+        named = load_references(refs, max_side=max_side, limit=None if pan else limit, holdout=holdout,
+                                holdout_task=holdout_task)
         clip = False
     if pan:
         return [(f"pan{t:03d}", f) for t, f in enumerate(pan_clip(named[0][1], pan))], True
@@ -444,7 +462,7 @@ def evaluate_colorize(references: Any, model: Any, *, name: str = "ours", render
     network or function), scored against the reference. ``references``: photo files/folders, one
     clip, or a list of uint8 RGB arrays. Baselines: ``grayscale`` (the input) and ``sepia``.
     ``model=None`` scores the baselines only."""
-    named, clip = _clip_or_photos(references, max_side, limit, frames, pan, holdout)
+    named, clip = _clip_or_photos(references, max_side, limit, frames, pan, holdout, "colorize")
     cases = [_Case(n, rgb, grayscale(rgb)) for n, rgb in named]
     base = {"grayscale": _per_image(lambda f: f), "sepia": _per_image(sepia_tint)} if baselines else {}
     method = None if model is None else as_method(model, render_factor=render_factor, independent=not clip)
@@ -483,7 +501,7 @@ def evaluate_restore(references: Any, model: Any, *, name: str = "ours", recipe:
     ``face_boxes`` (True: ``detect_faces_hog``; or a function of the clean image returning boxes)
     adds face-region PSNR/SSIM (``face_psnr``, ``face_ssim``). ``model=None`` scores the
     baselines only."""
-    named, clip = _clip_or_photos(references, max_side, limit, frames, pan, holdout)
+    named, clip = _clip_or_photos(references, max_side, limit, frames, pan, holdout, "restore")
     fn = degrade_fn or default_degrader(recipe, overlays, clip_size=named[0][1].shape[:2] if clip else None,
                                         seed=seed)
     cases = []
@@ -616,7 +634,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="degradation seed (default 0)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most N photos")
     parser.add_argument("--holdout", type=float, default=None, metavar="PCT",
-                        help="only the photos the training commands hold out at PCT%% (e.g. 5)")
+                        help="only the photos the task's training commands hold out at PCT%% (e.g. 5); the "
+                             "colorizer's and the restoration trainers' splits are different photos")
     parser.add_argument("--size", type=int, default=512, help="scale references so the long side is at most PX (default 512)")
     parser.add_argument("--frames", type=int, default=48, help="clip: evaluate the first N frames (default 48)")
     parser.add_argument("--pan", type=int, default=None, metavar="N",

@@ -273,6 +273,27 @@ def test_baselines_only_and_holdout(photo_dir, tmp_path, capsys):
     assert "baselines only" in capsys.readouterr().out
 
 
+def test_holdout_follows_the_tasks_trainers(tmp_path):
+    """`--holdout` scores each task on the photos its own trainers never saw: the restoration
+    trainers' split (restore.training.data.is_held_out) is not the colorizer's."""
+    from oldfilm.colorize.data import file_digest, is_validation
+    from oldfilm.restore.training.data import is_held_out
+
+    rng = np.random.default_rng(3)
+    files = []
+    for i in range(40):
+        f = tmp_path / f"p{i:02d}.png"
+        cv2.imwrite(str(f), rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+        files.append(f)
+    restore_split = {f.name for f in files if is_held_out(f, 0.3)}
+    colorize_split = {f.name for f in files if is_validation(file_digest(f), 30)}
+    assert restore_split and colorize_split and restore_split != colorize_split
+    names = lambda task: {n for n, _ in evaluate.load_references([tmp_path], holdout=30, holdout_task=task)}
+    assert names("restore") == restore_split and names("colorize") == colorize_split
+    r = evaluate.evaluate_restore(tmp_path, None, holdout=30, max_side=8)
+    assert r["images"] == len(restore_split)
+
+
 class Counter(StageBase):
     """Stateful stand-in: brightens each frame by how many frames it has seen since reset()."""
 
