@@ -11,7 +11,7 @@ default), `on` with the detector marking at other thresholds (``--thresholds``) 
 by N px (``--grow``), `on` with the degradation model's own damage mask (``--true-mask``: what a
 perfect detector would give; undamaged photos then have an empty mask), and `auto` with
 other cuts (``--auto-cuts``: the share of marked pixels above which `auto` takes the scratch path;
-the detector's file saves its own). Mean PSNR, dB.
+the restorer's scratch mapping saves its own, chosen at export on training photos). Mean PSNR, dB.
 One thread, so two runs can go side by side.
 """
 from __future__ import annotations

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from ..errors import NoWeightsError, OldfilmError
 from .auto_cut import TOLERANCE_DB, choose_auto_cut, cut_table, path_records
+from .degrade import DegradeRecipe
 from .mapping import build_mapping
 from .restorer import HOLE_FILLS, RestorerNets, detect_scratches, restore_image, saved_hole_fill
 from .training import data as D
@@ -394,7 +395,7 @@ def _scores_with_detector(detector: torch.nn.Module, source: str, pairs: list, s
 AUTO_CUT_SEED = 4321
 
 
-def _training_triplets(images: D.ImageSet, n: int, recipe) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _training_triplets(images: D.ImageSet, n: int, recipe: DegradeRecipe) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(target, degraded, clean) for ``n`` training photos (seeded sample), whole, long side at most
     384 px and degraded as ``oldfilm eval --task restore --size 384`` degrades its held-out photos."""
     from ..evaluate import load_references
