@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..metrics import psnr as metrics_psnr
 from .restorer import RestorerNets, detect_scratches, restore_image
 
 # shares of marked pixels; 0 is "any marked pixel", 1 is "never" (no frame has more than all its pixels marked)
@@ -40,9 +41,9 @@ class PathRecord:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 arrays of one shape (peak 255; identical arrays give 100)."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 100.0 if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+    """PSNR in dB of two uint8 arrays of one shape (peak 255), capped at 100 so that identical
+    arrays (metrics.psnr: +inf) do not make a mean infinite; no uint8 photo otherwise reaches it."""
+    return min(metrics_psnr(a, b), 100.0)
 
 
 def auto_psnr(records: Sequence[PathRecord], cut: float, degraded: bool | None = None) -> float:

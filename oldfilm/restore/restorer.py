@@ -288,22 +288,27 @@ def scratch_probability(detector: nn.Module, rgb: np.ndarray, device: torch.devi
     return cv2.resize(prob, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def _meta(module: nn.Module) -> dict[str, str]:
+    """The metadata ``weights.load_builtin`` keeps on a module of our checkpoints ({} for others)."""
+    return getattr(module, "oldfilm_meta", None) or {}
+
+
 def _saved(detector: nn.Module, key: str, default: float) -> float:
     """An operating point saved in our checkpoint's metadata (``weights.load_builtin``), else ``default``."""
-    return float((getattr(detector, "oldfilm_meta", None) or {}).get(key, default))
+    return float(_meta(detector).get(key, default))
 
 
 def saved_hole_fill(mapping: nn.Module) -> str:
     """What a scratch mapping's encoder was trained to see under the mask (``RestorerNets.hole_fill``):
     ``oldfilm.hole_fill`` in our checkpoint's metadata, else BOPBTL's ``"white"``."""
-    return (getattr(mapping, "oldfilm_meta", None) or {}).get("oldfilm.hole_fill", "white")
+    return _meta(mapping).get("oldfilm.hole_fill", "white")
 
 
 def saved_auto_cut(mapping: nn.Module) -> float | None:
     """The share of marked pixels above which ``--scratches auto`` takes this scratch mapping's path,
     chosen for it at export on training photos (``oldfilm.auto_min_marked``, oldfilm.restore.auto_cut);
     None for a file without one."""
-    value = (getattr(mapping, "oldfilm_meta", None) or {}).get("oldfilm.auto_min_marked")
+    value = _meta(mapping).get("oldfilm.auto_min_marked")
     return None if value is None else float(value)
 
 
