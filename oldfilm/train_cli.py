@@ -20,7 +20,7 @@ TRAINERS = {
 # colorizer keeps its own and already resumes from --out alone.
 RUN_DIR_TRAINERS = ("restorer", "scratch", "faces")
 # Options about this invocation or this machine, never taken over from the run on --resume.
-NOT_RESUMED = {"out", "resume", "export", "dest", "device", "threads", "no_progress"}
+NOT_RESUMED = {"out", "resume", "export", "dest", "device", "threads", "no_progress", "workers", "max_minutes"}
 
 
 class _Default:

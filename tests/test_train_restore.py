@@ -148,7 +148,7 @@ def test_restorer_trains_resumes_and_exports(photos, tmp_path):
     assert _train("restorer", run, photos, ["--vae-iters", "2", "--map-iters", "0", "--crop", "32", "--batch", "2"]) == 0
     with pytest.raises(OldfilmError, match="mapping phase has not started"):
         train_cli.run(_args(["restorer", "--export", str(run), "--dest", str(tmp_path / "no")]))
-    assert _train("restorer", run, photos, [*opts, "--resume"]) == 0
+    assert _train("restorer", run, photos, [*opts, "--resume", "--workers", "2"]) == 0   # batches from workers
     ck = RunDir(run).load()
     assert ck["step"] == 6 and ck["phase"] == "joint" and "joint" in ck["optims"]
     phases = [r["phase"] for r in RunDir(run).read_log()]
@@ -498,3 +498,48 @@ def test_restorer_scratch_fill_none_is_saved_with_the_scratch_mapping_and_used_b
     assert _train("restorer", follow, photos, ["--vae-iters", "0", "--map-iters", "1", "--crop", "32", "--batch", "2",
                                                "--init-from", "default"]) == 0
     assert RunDir(follow).load()["extra"]["scratch_fill"] == "none"
+
+
+def test_batch_feeder_workers_make_reproducible_batches(photos):
+    from oldfilm.restore.degrade import recipe_by_name
+    from oldfilm.restore.training.data import degraded_batch
+    from oldfilm.restore.training.feeder import BatchFeeder
+
+    images = ImageSet.from_folders([photos], 0.5)
+    recipe = recipe_by_name("photo", OVERLAYS)
+    inline = BatchFeeder(images, recipe).batch(np.random.default_rng(3), 2, 32, p_clean=0.1)
+    plain = degraded_batch(images, 2, 32, np.random.default_rng(3), recipe, 0.1)
+    assert torch.equal(inline.degraded, plain.degraded) and torch.equal(inline.mask, plain.mask)
+
+    def draws(start_step: int) -> list:
+        feeder = BatchFeeder(images, recipe, workers=2, seed=1, start_step=start_step)
+        try:
+            out = [feeder.batch(np.random.default_rng(0), 2, 32) for _ in range(4)]
+            out.append(feeder.batch(np.random.default_rng(0), 3, 32))     # a new phase's shape
+        finally:
+            feeder.close()
+        return out
+
+    a, b, c = draws(0), draws(0), draws(10)
+    for x, y in zip(a, b):
+        assert torch.equal(x.clean, y.clean) and torch.equal(x.degraded, y.degraded) and torch.equal(x.mask, y.mask)
+    assert not torch.equal(a[0].degraded, c[0].degraded)      # a resumed run draws new batches
+    assert not torch.equal(a[0].degraded, a[1].degraded)      # the two workers differ
+    for x in a[:4]:
+        assert x.clean.shape == x.degraded.shape == (2, 3, 32, 32) and x.mask.shape == (2, 1, 32, 32)
+        assert x.degraded.min() >= -1 and x.degraded.max() <= 1 and set(x.mask.unique().tolist()) <= {0.0, 1.0}
+    assert a[4].clean.shape[0] == 3
+
+
+def test_scratch_with_workers_and_max_minutes_stops_at_a_checkpoint_and_resumes(photos, tmp_path, capsys):
+    run = tmp_path / "scratch"
+    args = ["--iters", "4", "--crop", "32", "--batch", "2", "--workers", "2"]
+    assert _train("scratch", run, photos, [*args, "--max-minutes", "0"]) == 0
+    assert RunDir(run).load()["step"] == 1
+    out = capsys.readouterr().out
+    assert "stopped at step 1 of 4" in out and "finished" not in out
+    assert _train("scratch", run, photos, ["--resume"]) == 0          # neither option is inherited
+    assert RunDir(run).load()["step"] == 4
+    out = capsys.readouterr().out
+    assert "finished 4 iterations" in out and "settings changed" not in out
+    assert [r["step"] for r in RunDir(run).read_log()] == [1, 2, 3, 4]

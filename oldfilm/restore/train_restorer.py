@@ -41,6 +41,7 @@ from .mapping import build_mapping
 from .restorer import HOLE_FILLS, RestorerNets, detect_scratches, restore_image, saved_hole_fill
 from .training import data as D
 from .training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
+from .training.feeder import BatchFeeder
 from .training.loop import (Phase, add_common_arguments, args_record, default_photo_dirs, recipe_from_args,
                             run_phases, set_lr, setup_torch)
 from .training.loop import parse_config as parse_sizes
@@ -266,6 +267,9 @@ def run(args: argparse.Namespace) -> int:
             raise OldfilmError(f"{run_dir.path}: its scratch_tune phase used another detector (weights {seen}, "
                                f"now {tag} from --detector {args.detector}); pass that detector or start a new run")
 
+    feeder = BatchFeeder(images, recipe, workers=args.workers, seed=args.seed, start_step=state.step,
+                         pin_memory=device.type == "cuda")
+
     def vae_loss(vae: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = vae.encode(x)
         rec = vae.decode(h + args.latent_noise * torch.randn_like(h))
@@ -275,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     def vae_step(rng: np.random.Generator, f: float) -> dict[str, float]:
         for k in ("vae_a", "vae_b"):
             set_lr(optims[k], args.lr, f)
-        b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.1)
+        b = feeder.batch(rng, args.batch, args.crop, p_clean=0.1)
         xa, y, m = b.degraded.to(device), b.clean.to(device), b.mask.to(device)
         holes = torch.from_numpy(rng.random(args.batch) < args.p_holes).to(device).view(-1, 1, 1, 1)
         xa = torch.where(holes, white_holes(xa, m), xa)
@@ -301,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
     def map_step(rng: np.random.Generator, f: float) -> dict[str, float]:
         for k in ("map_q", "map_s"):
             set_lr(optims[k], args.lr, f)
-        b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.05)
+        b = feeder.batch(rng, args.batch, args.crop, p_clean=0.05)
         x, y, m = b.degraded.to(device), b.clean.to(device), b.mask.to(device)
         with torch.no_grad():
             za, zs, zb = va.encode(x), va.encode(scratch_input(x, m, fill)), vb.encode(y)
@@ -325,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
 
     def joint_step(rng: np.random.Generator, f: float) -> dict[str, float]:
         set_lr(optims["joint"], args.lr, f)
-        b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.05)
+        b = feeder.batch(rng, args.batch, args.crop, p_clean=0.05)
         x, y, m = b.degraded.to(device), b.clean.to(device), b.mask.to(device)
         lq = image_loss(vb.decode(mq(va.encode(x))), y)
         ls = image_loss(vb.decode(ms(va.encode(scratch_input(x, m, fill)), m)), y)
@@ -343,7 +347,7 @@ def run(args: argparse.Namespace) -> int:
 
     def scratch_tune_step(rng: np.random.Generator, f: float) -> dict[str, float]:
         set_lr(optims["scratch_tune"], args.lr, f)
-        b = D.degraded_batch(images, args.batch, args.crop, rng, recipe, p_clean=0.05)
+        b = feeder.batch(rng, args.batch, args.crop, p_clean=0.05)
         x, y = b.degraded.to(device), b.clean.to(device)
         with torch.no_grad():
             m = detector_masks(detector, b.degraded).to(device)
@@ -357,7 +361,10 @@ def run(args: argparse.Namespace) -> int:
     phases = [Phase("vae", args.vae_iters, vae_step), Phase("mapping", args.map_iters, map_step, on_enter=freeze_vaes),
               Phase("joint", args.joint_iters, joint_step, on_enter=unfreeze_path),
               Phase("scratch_tune", args.scratch_tune_iters, scratch_tune_step, on_enter=freeze_all_but_scratch_mapping)]
-    run_phases(args, run_dir, phases, nets, optims, rng, state)
+    complete = run_phases(args, run_dir, phases, nets, optims, rng, state)
+    feeder.close()
+    if not complete:
+        return 0
     print(f"oldfilm train restorer: finished in {run_dir.path}; export with `oldfilm train restorer --export {run_dir.path}`")
     return 0
 

@@ -22,6 +22,7 @@ from .detector import PUBLISHED_DETECTOR, build_detector, deepen_state_dict
 from .restorer import detect_scratches
 from .training import data as D
 from .training.export import DATA_LICENCES, export_module, run_summary, schedule_text, write_card
+from .training.feeder import BatchFeeder
 from .training.loop import (Phase, start_single_net, add_common_arguments, default_photo_dirs, parse_config,
                             recipe_from_args, run_phases, set_lr, setup_torch)
 from .training.losses import dice_loss, focal_bce
@@ -146,12 +147,13 @@ def run(args: argparse.Namespace) -> int:
     if args.init_from and r.state.step == 0:
         warm_start(net, cfg, args.init_from)
     images = D.ImageSet.from_folders(args.data or default_photo_dirs(), args.val_fraction)
-    recipe = scratch_recipe(args)
+    feeder = BatchFeeder(images, scratch_recipe(args), workers=args.workers, seed=args.seed,
+                         start_step=r.state.step, pin_memory=device.type == "cuda")
 
     def step(rng: np.random.Generator, f: float) -> dict[str, float]:
         set_lr(opt, args.lr, f)
-        b = D.degraded_batch(images, args.batch, args.crop, rng, recipe)
-        x, m = gray(b.degraded.to(device)), b.mask.to(device)
+        b = feeder.batch(rng, args.batch, args.crop)
+        x, m = gray(b.degraded.to(device, non_blocking=True)), b.mask.to(device, non_blocking=True)
         logits = net(x)
         bce = focal_bce(logits, m, gamma=0.0, pos_weight=args.pos_weight)
         dice = dice_loss(logits, m)
@@ -161,7 +163,10 @@ def run(args: argparse.Namespace) -> int:
         opt.step()
         return {"loss": loss.item(), "bce": bce.item(), "dice": dice.item()}
 
-    run_phases(args, run_dir, [Phase("detector", args.iters, step)], r.models, r.optims, r.rng, r.state)
+    complete = run_phases(args, run_dir, [Phase("detector", args.iters, step)], r.models, r.optims, r.rng, r.state)
+    feeder.close()
+    if not complete:
+        return 0
     print(f"oldfilm train scratch: finished {args.iters} iterations in {run_dir.path}; "
           f"export with `oldfilm train scratch --export {run_dir.path}`")
     return 0

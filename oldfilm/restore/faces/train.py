@@ -210,7 +210,8 @@ def run(args: argparse.Namespace) -> int:
         opt.step()
         return {"loss": loss.item(), "l1": (out - y).abs().mean().item()}
 
-    run_phases(args, run_dir, [Phase("face", args.iters, step)], r.models, r.optims, r.rng, r.state)
+    if not run_phases(args, run_dir, [Phase("face", args.iters, step)], r.models, r.optims, r.rng, r.state):
+        return 0
     print(f"oldfilm train faces: finished in {run_dir.path}; export with `oldfilm train faces --export {run_dir.path}`")
     return 0
 

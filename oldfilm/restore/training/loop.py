@@ -46,6 +46,10 @@ def add_common_arguments(p: argparse.ArgumentParser, *, crop: int, batch: int, d
     g.add_argument("--save-every", type=int, default=100, metavar="N", help="checkpoint every N iterations")
     g.add_argument("--log-every", type=int, default=10, metavar="N")
     g.add_argument("--no-progress", action="store_true", help="no tqdm bar (background runs)")
+    g.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="make training batches in N worker processes (feeds a GPU; default 0: in the step, as before)")
+    g.add_argument("--max-minutes", type=float, default=None, metavar="M",
+                   help="stop after about M minutes of this session at a checkpoint; --resume continues")
     d = p.add_argument_group("data")
     d.add_argument("--data", nargs="+", metavar="DIR", help=data_help or "clean photo folders (default: ../shared/data/photos/*)")
     d.add_argument("--overlays", metavar="DIR", default=str(SHARED_DATA / "overlays"),
@@ -103,9 +107,13 @@ def setup_torch(args: argparse.Namespace) -> torch.device:
 
 
 def run_phases(args: argparse.Namespace, run: RunDir, phases: list[Phase], models: dict, optims: dict,
-               rng: np.random.Generator, state: RunState) -> RunState:
-    """Run (or continue) every phase; checkpoints every ``args.save_every`` and at the end."""
+               rng: np.random.Generator, state: RunState) -> bool:
+    """Run (or continue) every phase; checkpoints every ``args.save_every`` and at the end.
+    With ``args.max_minutes``, stops at a checkpoint once that much wall time has passed in this
+    call. True when every phase is complete, False when stopped early (``--resume`` continues)."""
     total = sum(p.iters for p in phases)
+    budget = getattr(args, "max_minutes", None)
+    deadline = None if budget is None else time.monotonic() + 60.0 * budget
     bar = tqdm(total=total, initial=state.step, desc=run.path.name, unit="it", disable=args.no_progress,
                dynamic_ncols=True, smoothing=0.05)
     acc: dict[str, list[float]] = {}
@@ -126,18 +134,24 @@ def run_phases(args: argparse.Namespace, run: RunDir, phases: list[Phase], model
             for k, v in losses.items():
                 acc.setdefault(k, []).append(float(v))
             bar.update(1)
-            if state.step % args.log_every == 0 or state.step == end:
+            out_of_time = deadline is not None and time.monotonic() > deadline
+            if state.step % args.log_every == 0 or state.step == end or out_of_time:
                 rec = {"step": state.step, "phase": phase.name, "seconds": round(state.seconds, 2),
                        "lr": args.lr * lr_factor(state.step - 1 - start, phase.iters), "time": time.time()}
                 rec.update({k: round(float(np.mean(v)), 5) for k, v in acc.items()})
                 run.log(rec)
                 bar.set_postfix({k: f"{np.mean(v):.3f}" for k, v in list(acc.items())[:3]})
                 acc = {}
-            if state.step % args.save_every == 0 or state.step == end:
+            if state.step % args.save_every == 0 or state.step == end or out_of_time:
                 run.save(state, models, optims, rng)
+            if out_of_time and state.step < total:
+                bar.close()
+                print(f"oldfilm train: stopped at step {state.step} of {total} after --max-minutes {budget:g}; "
+                      f"continue with --resume --out {run.path}")
+                return False
         start = end
     bar.close()
-    return state
+    return True
 
 
 def set_lr(opt: torch.optim.Optimizer, base: float, factor: float) -> None:
