@@ -543,3 +543,9 @@ def test_scratch_with_workers_and_max_minutes_stops_at_a_checkpoint_and_resumes(
     out = capsys.readouterr().out
     assert "finished 4 iterations" in out and "settings changed" not in out
     assert [r["step"] for r in RunDir(run).read_log()] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("option, value", [("--workers", "-1"), ("--max-minutes", "-2"), ("--max-minutes", "nan")])
+def test_workers_and_max_minutes_refuse_bad_values(option, value):
+    with pytest.raises(SystemExit):
+        _args(["scratch", option, value])
