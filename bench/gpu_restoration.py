@@ -22,7 +22,7 @@ is 53.8 MB (2026-11-27), so the run is prepared here:
 
 2. On the device, one ``run`` call with ``carry=["gpu_restore_kit"]`` and ``timeout_s`` about 600:
 
-       PYTHONPATH=$PWD PYTHONUNBUFFERED=1 python3 bench/gpu_restoration.py device scratch --minutes 8 --out $OUT -- --init-from checkpoints/scratch-default.safetensors --config '{"in_channels": 1, "out_channels": 1, "depth": 5, "conv_num": 1, "wf": 3}' --iters 40000 --lr 1e-4 --crop 256 --batch 16
+       PYTHONPATH=$PWD PYTHONUNBUFFERED=1 python3 bench/gpu_restoration.py device scratch --minutes 8 --out $OUT -- --init-from checkpoints/scratch-default.safetensors --config '{"in_channels": 1, "out_channels": 1, "depth": 5, "conv_num": 1, "wf": 3}' --iters 20000 --lr 1e-4 --crop 256 --batch 16 --seed 7
 
    runs ``oldfilm train scratch`` (or ``restorer``) on the kit with the arguments after ``--``,
    plus ``--workers 14 --device cuda --val-fraction 0 --max-minutes M``: 14 processes make the

@@ -18,8 +18,8 @@ below is scored from the same two restorations:
   cut / 1.5), so frames near the cut do not switch path back and forth.
 
 Per rule: mean PSNR against the clean target, the number of path switches, warp error (the clean
-clip's flow) and the flicker index F_L, F_ab (CIELAB units per frame step; the target's own in the
-last column). One thread.
+clip's flow) and the flicker index F_L, F_ab (CIELAB units per frame step; the target clip's own in each table's
+heading). One thread.
 """
 from __future__ import annotations
 
