@@ -361,8 +361,10 @@ def run(args: argparse.Namespace) -> int:
     phases = [Phase("vae", args.vae_iters, vae_step), Phase("mapping", args.map_iters, map_step, on_enter=freeze_vaes),
               Phase("joint", args.joint_iters, joint_step, on_enter=unfreeze_path),
               Phase("scratch_tune", args.scratch_tune_iters, scratch_tune_step, on_enter=freeze_all_but_scratch_mapping)]
-    complete = run_phases(args, run_dir, phases, nets, optims, rng, state)
-    feeder.close()
+    try:
+        complete = run_phases(args, run_dir, phases, nets, optims, rng, state)
+    finally:
+        feeder.close()      # also when a step fails: no worker processes left behind
     if not complete:
         return 0
     print(f"oldfilm train restorer: finished in {run_dir.path}; export with `oldfilm train restorer --export {run_dir.path}`")

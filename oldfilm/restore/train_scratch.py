@@ -163,8 +163,10 @@ def run(args: argparse.Namespace) -> int:
         opt.step()
         return {"loss": loss.item(), "bce": bce.item(), "dice": dice.item()}
 
-    complete = run_phases(args, run_dir, [Phase("detector", args.iters, step)], r.models, r.optims, r.rng, r.state)
-    feeder.close()
+    try:
+        complete = run_phases(args, run_dir, [Phase("detector", args.iters, step)], r.models, r.optims, r.rng, r.state)
+    finally:
+        feeder.close()      # also when a step fails: no worker processes left behind
     if not complete:
         return 0
     print(f"oldfilm train scratch: finished {args.iters} iterations in {run_dir.path}; "

@@ -60,7 +60,6 @@ class BatchFeeder:
         self.images, self.recipe, self.workers = images, recipe, workers
         self.seed, self.start_step, self.pin_memory, self.prefetch = seed, start_step, pin_memory, prefetch
         self._key: tuple | None = None
-        self._loader: DataLoader | None = None
         self._it: Iterator | None = None
         self._streams = 0
 
@@ -72,17 +71,16 @@ class BatchFeeder:
             self.close()
             stream = _DegradedStream(self.images, self.recipe, n, size, p_clean,
                                      [self.seed, self.start_step, self._streams])
-            self._loader = DataLoader(stream, batch_size=None, num_workers=self.workers,
-                                      prefetch_factor=self.prefetch, pin_memory=self.pin_memory,
-                                      worker_init_fn=_one_thread)
-            self._it = iter(self._loader)
+            self._it = iter(DataLoader(stream, batch_size=None, num_workers=self.workers,
+                                       prefetch_factor=self.prefetch, pin_memory=self.pin_memory,
+                                       worker_init_fn=_one_thread))
             self._key, self._streams = key, self._streams + 1
         clean, degraded, mask = next(self._it)
         return D.DegradedBatch(clean, degraded, mask)
 
     def close(self) -> None:
         """Stop the worker processes (they also stop when the feeder is garbage-collected)."""
-        it, self._it, self._loader, self._key = self._it, None, None, None
+        it, self._it, self._key = self._it, None, None
         shutdown = getattr(it, "_shutdown_workers", None)
         if shutdown is not None:
             shutdown()
