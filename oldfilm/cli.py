@@ -86,7 +86,7 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_colorize_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--render-factor", type=int, default=None, metavar="N",
-                   help="colorizer resolution = N*16 px (default 35 photos, 21 video); lower if colours wash out")
+                   help="colorizer resolution = N*16 px (default 21; DeOldify's models 35 on photos); lower if colours wash out")
     p.add_argument("--colorizer", default="default", metavar="NAME|PATH",
                    help="default, artistic, stable, video, or a checkpoint file")
     p.add_argument("--saturation", type=float, default=1.0, metavar="S",

@@ -468,8 +468,20 @@ def evaluate_colorize(references: Any, model: Any, *, name: str = "ours", render
     method = None if model is None else as_method(model, render_factor=render_factor, independent=not clip)
     report = _evaluate("colorize", cases, method, name, base,
                        clip=clip, batch=batch, detect_mask=None)
-    report["render_factor"] = render_factor
+    report["render_factor"] = _render_factor_used(model, render_factor)
     return report
+
+
+def _render_factor_used(model: Any, render_factor: int | None) -> int | None:
+    """The render factor ``model`` ran at: the one asked for, a Stage's own (the CLI's default for its
+    model), or ``as_method``'s 35 for a bare network; None for a plain function."""
+    if render_factor is not None:
+        return render_factor
+    if isinstance(model, Stage):
+        return model.report().get("render_factor")
+    import torch
+
+    return 35 if isinstance(model, torch.nn.Module) else None
 
 
 def default_degrader(recipe: str = "photo", overlays: str | Path | None = None, *,
@@ -628,7 +640,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="restore: skip the global restorer (score the face stage alone, with --faces)")
     parser.add_argument("--face-metrics", action="store_true",
                         help="restore: also score PSNR/SSIM inside the faces dlib finds on each reference")
-    parser.add_argument("--render-factor", type=int, default=None, help="colorize: render factor (default 35, video 21)")
+    parser.add_argument("--render-factor", type=int, default=None, help="colorize: render factor (default: as the CLI: 21, DeOldify's models 35 on photos)")
     parser.add_argument("--recipe", default="photo", help="restore: degradation recipe: photo, film or bopbtl")
     parser.add_argument("--overlays", type=Path, default=None, help="restore: folder of film-damage overlays")
     parser.add_argument("--seed", type=int, default=0, help="degradation seed (default 0)")

@@ -58,15 +58,17 @@ class FaceOptions:
 class ColorizeOptions:
     enabled: bool = False
     model: str = "default"               # 'default', 'artistic', 'stable', 'video', or a path
-    render_factor: int | None = None     # None: 35 for photos, 21 for video
+    render_factor: int | None = None     # None: 21 for video; for photos the model's own (default 21, DeOldify's 35)
     recolor: bool = False                # also colorize inputs already in colour (default: leave them as they are)
     saturation: float = 1.0              # chroma of the result x this (0 grey, 1 as the model paints it)
     color_maps: tuple[str, ...] = ()     # 'FROM=TO[:WIDTH]' hue maps, in order (oldfilm/colorize/adjust.py)
 
-    def factor_for(self, is_video: bool) -> int:
+    def factor_for(self, is_video: bool, photo_default: int = 35) -> int:
+        """The render factor to run: the user's, else 21 for video (DeOldify's video factor), else
+        ``photo_default`` (the model's own photo factor: registry entry, DeOldify's 35 by default)."""
         if self.render_factor is not None:
             return self.render_factor
-        return 21 if is_video else 35
+        return 21 if is_video else photo_default
 
     def __post_init__(self) -> None:
         if self.render_factor is not None and not 1 <= self.render_factor <= 128:

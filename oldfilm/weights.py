@@ -89,6 +89,9 @@ class ModelEntry:
     description: str
     builtin_files: Mapping[str, str] = field(default_factory=dict)
     card: str = ""               # path of the model card, relative to the repo root
+    # colorize: the render factor a photo gets when the user names none (None: DeOldify's 35).
+    # The square that suits a generator depends on the views it was trained on, so it is the model's.
+    photo_render_factor: int | None = None
 
     @property
     def builtin(self) -> bool:
@@ -435,6 +438,12 @@ def _missing_line(entry: ModelEntry) -> str:
     )
 
 
+def is_checkpoint_path(name_or_path: str) -> bool:
+    """Whether a ``--model``-style argument names a checkpoint file rather than a registry entry."""
+    p = Path(name_or_path)
+    return p.suffix in (".pth", ".pt", ".safetensors") or p.is_file()
+
+
 def load_model(task: str, name_or_path: str) -> dict[str, nn.Module]:
     """slot -> network (eval, float32, CPU) for a named model, or for a checkpoint path.
 
@@ -442,7 +451,7 @@ def load_model(task: str, name_or_path: str) -> dict[str, nn.Module]:
     Never returns random weights.
     """
     p = Path(name_or_path)
-    if p.suffix in (".pth", ".pt", ".safetensors") or p.is_file():
+    if is_checkpoint_path(name_or_path):
         if not p.is_file():
             raise NoWeightsError(f"{p}: no such checkpoint file")
         if p.suffix == ".safetensors":

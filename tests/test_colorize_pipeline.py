@@ -168,13 +168,29 @@ def test_stage_without_weights_is_one_line_no_weights_error(monkeypatch, tmp_pat
         build_colorize_stage(ColorizeOptions(model=str(tmp_path / "nope.pth")), RunOptions(device="cpu"), False)
 
 
+def test_photo_render_factor_is_the_models_own():
+    from oldfilm.colorize.stage import photo_render_factor
+
+    assert photo_render_factor("default") == 21
+    assert [photo_render_factor(m) for m in ("artistic", "stable", "video")] == [35, 35, 35]
+    assert photo_render_factor("elsewhere/my-colorizer.safetensors") == 21   # ours, from our trainer
+    assert photo_render_factor("elsewhere/ColorizeArtistic_gen.pth") == 35   # DeOldify's
+    with pytest.raises(OldfilmError, match="unknown colorize model"):
+        photo_render_factor("nope")
+
+
 def test_stage_from_builtin_default(monkeypatch, tmp_path, net):
     monkeypatch.setenv("OLDFILM_CHECKPOINTS", str(tmp_path))
     path = tmp_path / "colorize-default.safetensors"
     W.save_builtin(net, ARCH_NAME, dict(LIGHT_CONFIG), path)
-    for is_video, rf in ((False, 35), (True, 21)):
-        stage = build_colorize_stage(ColorizeOptions(enabled=True), RunOptions(device="cpu", precision="fp32"), is_video)
-        assert isinstance(stage, ColorizeStage) and stage.render_factor == rf
+    # Our default's own photo factor is 21 (docs/training-colorize.md), and so is any file of ours;
+    # video is 21 for every model; the user's value always wins.
+    for model, is_video, user_rf, rf in (("default", False, None, 21), ("default", True, None, 21),
+                                         (str(path), False, None, 21), (str(path), True, None, 21),
+                                         ("default", False, 9, 9), (str(path), False, 9, 9)):
+        stage = build_colorize_stage(ColorizeOptions(enabled=True, model=model, render_factor=user_rf),
+                                     RunOptions(device="cpu", precision="fp32"), is_video)
+        assert isinstance(stage, ColorizeStage) and stage.render_factor == rf, (model, is_video, user_rf)
     stage = build_colorize_stage(
         ColorizeOptions(enabled=True, model=str(path), render_factor=RF), RunOptions(device="cpu", precision="fp32"), True
     )

@@ -353,3 +353,14 @@ def test_colorize_accepts_a_network(photos):
     want = metrics.mean_ciede2000(colorize_array(evaluate.grayscale(photos[0]), net, 4), photos[0])
     assert r["methods"]["ours"]["deltaE00"] == pytest.approx(want)
     assert r["render_factor"] == 4
+
+
+def test_colorize_report_names_the_render_factor_that_ran(photos):
+    torch = pytest.importorskip("torch")
+    from oldfilm.colorize.stage import ColorizeStage
+
+    net = torch.nn.Conv2d(3, 3, 1).eval()
+    stage = ColorizeStage(net, 3, torch.device("cpu"))   # a stage carries the factor its options chose
+    assert evaluate.evaluate_colorize(photos[:1], stage, baselines=False)["render_factor"] == 3
+    assert evaluate.evaluate_colorize(photos[:1], net, baselines=False)["render_factor"] == 35
+    assert evaluate.evaluate_colorize(photos[:1], lambda f: f, baselines=False)["render_factor"] is None

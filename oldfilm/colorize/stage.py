@@ -9,6 +9,7 @@ An explicit ``--precision bf16|fp16`` is honoured as asked.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -18,8 +19,9 @@ from torch import nn
 from ..device import autocast_dtype, resolve_device
 from ..options import ColorizeOptions, RunOptions
 from ..stage import StageBase
-from ..weights import load_model
+from ..weights import get_model, is_checkpoint_path, load_model
 from .adjust import ColorMap, adjust_colors
+from .published import DEOLDIFY_PHOTO_RENDER_FACTOR, OURS_PHOTO_RENDER_FACTOR
 from .render import colorize_frames
 
 # Activation memory grows with render_factor²; the batch shrinks so one call never holds more
@@ -104,6 +106,15 @@ class ColorizeStage(StageBase):
         }
 
 
+def photo_render_factor(model: str) -> int:
+    """The render factor photos get from ``model`` (a registry name or a checkpoint path) when the
+    user names none: the registry entry's own; for a file, 21 for ours (safetensors from
+    ``oldfilm train colorizer``) and DeOldify's 35 for its published ``.pth`` files."""
+    if is_checkpoint_path(model):
+        return OURS_PHOTO_RENDER_FACTOR if Path(model).suffix == ".safetensors" else DEOLDIFY_PHOTO_RENDER_FACTOR
+    return get_model("colorize", model).photo_render_factor or DEOLDIFY_PHOTO_RENDER_FACTOR
+
+
 def build_colorize_stage(opts: ColorizeOptions, run: RunOptions, is_video: bool) -> ColorizeStage:
     """The stage for ``opts.model`` (a registry name or a checkpoint path).
 
@@ -116,7 +127,7 @@ def build_colorize_stage(opts: ColorizeOptions, run: RunOptions, is_video: bool)
     network = next(iter(networks.values()))
     return ColorizeStage(
         network,
-        opts.factor_for(is_video),
+        opts.factor_for(is_video, photo_render_factor(opts.model)),
         device,
         autocast=autocast,
         batch_size=run.batch_size,
