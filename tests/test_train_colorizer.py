@@ -147,6 +147,50 @@ def test_lab_loss_is_delta_e76_of_what_inference_outputs():
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
 
 
+def test_torch_ciede2000_matches_the_metric_and_has_gradients_everywhere():
+    from oldfilm.colorize.feature_loss import ciede2000_torch
+    from oldfilm.metrics.color import ciede2000
+
+    # Sharma, Wu & Dalal (2005), table 1: pairs 1, 2, 3, 7 (a neutral colour), 10, 26, 31
+    pairs = [((50, 2.6772, -79.7751), (50, 0, -82.7485), 2.0425), ((50, 3.1571, -77.2803), (50, 0, -82.7485), 2.8615),
+             ((50, -1.3802, -84.2814), (50, 0, -82.7485), 1.0000), ((50, 0, 0), (50, -1, 2), 2.3669),
+             ((50, 2.5, 0), (50, 0, -2.5), 4.3065), ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+             ((22.7233, 20.0904, -46.6940), (23.0331, 14.9730, -42.5619), 2.0373)]
+    col = lambda x: torch.tensor(np.asarray(x, np.float64).T[None, :, :, None])  # ...x3 -> 1x3xNx1
+    got = ciede2000_torch(col([p for p, _, _ in pairs]), col([q for _, q, _ in pairs]))[0, :, 0].numpy()
+    assert np.abs(got - [e for _, _, e in pairs]).max() < 0.02
+    rng = np.random.default_rng(0)
+    lab1 = np.stack([rng.uniform(0, 100, 5000), rng.uniform(-80, 80, 5000), rng.uniform(-80, 80, 5000)], -1)
+    lab2 = lab1 + rng.normal(0, [3, 15, 15], (5000, 3))
+    lab1[:500, 1:] = 0                                   # neutral colours: the hue is undefined there
+    d = np.abs(ciede2000_torch(col(lab1), col(lab2))[0, :, 0].numpy() - ciede2000(lab1, lab2))
+    assert d.mean() < 0.005 and np.quantile(d, 0.99) < 0.02 and d.max() < 0.2
+    x = torch.randn(2, 3, 8, 8) * 30
+    x[:, 0] = 50
+    x[0, 1:] = 0                                          # grey, and equal colours: sqrt and atan2 at 0
+    y = x.clone().requires_grad_()
+    ciede2000_torch(y, x).mean().backward()
+    assert torch.isfinite(y.grad).all()
+
+
+def test_lab00_loss_is_delta_e00_of_what_inference_outputs():
+    from oldfilm.colorize.chroma import transfer_chroma
+    from oldfilm.metrics.color import mean_ciede2000
+
+    rng = np.random.default_rng(1)
+    a = rng.integers(30, 226, (16, 24, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+    norm = lambda x: ((torch.from_numpy(x.astype(np.float32) / 255).permute(2, 0, 1)[None]
+                       - torch.tensor(cdata.IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(cdata.IMAGENET_STD).view(1, 3, 1, 1))
+    loss = build_feature_loss("lab00")
+    want = mean_ciede2000(transfer_chroma(a, b), a)      # what the figures score (8-bit chroma transfer)
+    assert float(loss(norm(b), norm(a))) * 10 == pytest.approx(want, rel=0.05)
+    assert float(loss(norm(a), norm(a))) < 0.01
+    pred = norm(b).requires_grad_()
+    loss(pred, norm(a)).backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+
+
 def test_shift_consistency_is_zero_for_a_shift_equivariant_net_and_not_for_a_context_one():
     from oldfilm.colorize.consistency import sample_shift, shift_consistency_loss
 

@@ -22,6 +22,7 @@ All inputs are float32 Nx3xHxW ImageNet-normalised tensors (the generator's spac
 from __future__ import annotations
 
 import importlib.util
+import math
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -32,7 +33,7 @@ from torch import nn
 
 from ..errors import OldfilmError
 
-FEATURE_LOSSES = ("l1", "craft", "selfsup", "lab")
+FEATURE_LOSSES = ("l1", "craft", "selfsup", "lab", "lab00")
 
 # torchvision vgg16_bn().features layout (conv, bn, relu per conv; 'M' pools).
 _VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
@@ -190,21 +191,66 @@ def with_luma_of(pred01: torch.Tensor, luma01: torch.Tensor) -> torch.Tensor:
     return (pred01 + dy).clamp(0, 1)
 
 
+def _inference_labs(a: torch.Tensor, b: torch.Tensor, luma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIELAB of ``a`` and ``b`` once each takes the luminance of ``luma`` (what inference outputs).
+    All three ImageNet-normalised float Nx3xHxW of one size; call with autocast disabled."""
+    from .data import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = torch.tensor(IMAGENET_MEAN, device=a.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=a.device).view(1, 3, 1, 1)
+    y = (luma.float() * std + mean).clamp(0, 1)
+    return (srgb_to_lab(with_luma_of((a.float() * std + mean).clamp(0, 1), y)),
+            srgb_to_lab(with_luma_of((b.float() * std + mean).clamp(0, 1), y)))
+
+
 def lab_chroma_distance(a: torch.Tensor, b: torch.Tensor, luma: torch.Tensor) -> torch.Tensor:
     """Mean ΔE76 / 10 between ``a`` and ``b`` once each takes the luminance of ``luma`` (what
     inference outputs). All three ImageNet-normalised float Nx3xHxW of one size. Computed in fp32
     even under bf16 autocast: Lab's cube root and the square root need the mantissa; the square
     root has a small floor so that its gradient stays finite where the two colours agree."""
-    from .data import IMAGENET_MEAN, IMAGENET_STD
-
     with torch.autocast(a.device.type, enabled=False):
-        mean = torch.tensor(IMAGENET_MEAN, device=a.device).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, device=a.device).view(1, 3, 1, 1)
-        y = (luma.float() * std + mean).clamp(0, 1)
-        la = srgb_to_lab(with_luma_of((a.float() * std + mean).clamp(0, 1), y))
-        lb = srgb_to_lab(with_luma_of((b.float() * std + mean).clamp(0, 1), y))
+        la, lb = _inference_labs(a, b, luma)
         d = la - lb
         return torch.sqrt((d * d).sum(1) + 1e-3).mean() / 10
+
+
+def ciede2000_torch(lab1: torch.Tensor, lab2: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """Per-pixel CIEDE2000 of two float Nx3xHxW CIELAB tensors -> NxHxW, differentiable.
+
+    The formula of ``oldfilm.metrics.color.ciede2000`` (Sharma et al. 2005, kL = kC = kH = 1),
+    written without branches so that gradients exist everywhere: ΔH' from its chord form
+    2(C1C2 - a1'a2' - b1b2) with the sign of the hue turn, and the mean hue as the angle of the sum
+    of the two unit hue vectors. The weighting functions' hue (T, Δθ) is held constant in the
+    backward pass. Square roots get a floor ``eps`` (agrees with the metric to ~0.01 ΔE00 except
+    for exactly opposite hues, where the mean hue is ambiguous in the formula itself)."""
+    L1, a1, b1 = lab1[:, 0], lab1[:, 1], lab1[:, 2]
+    L2, a2, b2 = lab2[:, 0], lab2[:, 1], lab2[:, 2]
+    c_bar = 0.5 * (torch.sqrt(a1 * a1 + b1 * b1 + eps) + torch.sqrt(a2 * a2 + b2 * b2 + eps))
+    c7 = c_bar ** 7
+    g = 0.5 * (1.0 - torch.sqrt(c7 / (c7 + 25.0 ** 7)))
+    a1p, a2p = a1 * (1.0 + g), a2 * (1.0 + g)
+    C1 = torch.sqrt(a1p * a1p + b1 * b1 + eps)
+    C2 = torch.sqrt(a2p * a2p + b2 * b2 + eps)
+
+    l_bar = 0.5 * (L1 + L2)
+    t = (l_bar - 50.0) ** 2
+    l_term = (L2 - L1) / (1.0 + 0.015 * t / torch.sqrt(20.0 + t))
+    cp_bar = 0.5 * (C1 + C2)
+    c_term = (C2 - C1) / (1.0 + 0.045 * cp_bar)
+
+    chord2 = (2.0 * (C1 * C2 - a1p * a2p - b1 * b2)).clamp(min=0.0)
+    turn = torch.sign(a1p * b2 - b1 * a2p).detach()
+    d_hue = turn * torch.sqrt(chord2 + eps)
+    with torch.no_grad():
+        h_bar = torch.remainder(torch.atan2(b1 / C1 + b2 / C2, a1p / C1 + a2p / C2), 2 * math.pi)
+        tt = (1.0 - 0.17 * torch.cos(h_bar - math.radians(30.0)) + 0.24 * torch.cos(2.0 * h_bar)
+              + 0.32 * torch.cos(3.0 * h_bar + math.radians(6.0)) - 0.20 * torch.cos(4.0 * h_bar - math.radians(63.0)))
+        d_theta = math.radians(30.0) * torch.exp(-(((torch.rad2deg(h_bar) - 275.0) / 25.0) ** 2))
+    h_term = d_hue / (1.0 + 0.015 * cp_bar * tt)
+    cp7 = cp_bar ** 7
+    r_c = 2.0 * torch.sqrt(cp7 / (cp7 + 25.0 ** 7))
+    r_term = -torch.sin(2.0 * d_theta) * r_c * c_term * h_term
+    return torch.sqrt((l_term ** 2 + c_term ** 2 + h_term ** 2 + r_term).clamp(min=0.0) + eps)
 
 
 class LabChromaLoss(nn.Module):
@@ -222,12 +268,32 @@ class LabChromaLoss(nn.Module):
         return loss
 
 
+class Lab00ChromaLoss(nn.Module):
+    """Mean ΔE00 / 10 (:func:`ciede2000_torch`) between the target and the prediction's chroma under
+    the target's luminance: the held-out metric itself. Unlike ΔE76 it pays less for a chroma or
+    hue error in a saturated colour and more near grey, as the figures do. Inputs are
+    ImageNet-normalised Nx3xHxW (the generator's space); computed in fp32."""
+
+    def __init__(self):
+        super().__init__()
+        self.last_parts: dict[str, float] = {}
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(pred.device.type, enabled=False):
+            la, lb = _inference_labs(pred, target, target)
+            loss = ciede2000_torch(lb, la).mean() / 10
+        self.last_parts = {"de00": float(loss.detach()) * 10}
+        return loss
+
+
 def build_feature_loss(kind: str, feature_net: str | Path | None = None) -> nn.Module:
-    """The generator loss for ``--feature-loss {l1,craft,selfsup,lab}``."""
+    """The generator loss for ``--feature-loss {l1,craft,selfsup,lab,lab00}``."""
     if kind == "l1":
         return FeatureLoss()
     if kind == "lab":
         return LabChromaLoss()
+    if kind == "lab00":
+        return Lab00ChromaLoss()
     if kind == "craft":
         return FeatureLoss(craft_vgg16_bn(), CRAFT_LAYERS, DEOLDIFY_WEIGHTS)
     if kind == "selfsup":
