@@ -13,6 +13,10 @@ Sets: ``train`` is a seeded sample of ``--limit`` photos of the colorizer's *tra
 ../shared/data/photos (where a default is chosen); ``holdout`` is its 5 % validation split (where
 the choice is checked, as ``oldfilm eval --holdout 5``); or files/folders given by path.
 
+``--pan PHOTO...`` instead scores colour flicker (F_ab, metrics.md) on a 24-frame pan over each
+photo at each factor, each crop colorized on its own, as ``oldfilm eval PHOTO --task colorize --pan
+24 --size 512`` does.
+
 ``--flip`` averages the network's output over the photo and its mirror image (test-time
 augmentation; twice the work), to see whether a cheap ensemble beats one view.
 """
@@ -64,9 +68,24 @@ def generator(run: str | None) -> torch.nn.Module:
     return load_run_generator(Path(run))[0].eval()
 
 
+def pan_flicker(net: torch.nn.Module, photos: list[str], factors: list[int], json_out: str | None) -> int:
+    from oldfilm.evaluate import evaluate_colorize
+
+    out: dict = {}
+    for rf in factors:
+        for photo in photos:
+            r = evaluate_colorize([photo], net, render_factor=rf, pan=24, max_side=512, baselines=False)
+            out.setdefault(str(rf), {})[photo] = r["temporal"]["ours"]["flicker_ab"]
+            print(f"render factor {rf:3d}: F_ab {out[str(rf)][photo]:.3f}  {photo}", flush=True)
+    if json_out:
+        Path(json_out).write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", nargs="+", required=True, help="train, holdout, or photo files/folders")
+    ap.add_argument("--set", nargs="+", help="train, holdout, or photo files/folders")
+    ap.add_argument("--pan", nargs="+", metavar="PHOTO", help="flicker on pan clips over these photos instead")
     ap.add_argument("--factors", type=int, nargs="+", default=[10, 14, 17, 21, 25, 28, 35])
     ap.add_argument("--limit", type=int, default=160, help="train: photos in the sample")
     ap.add_argument("--max-side", type=int, default=384, help="photos scaled down to this long side (0: as they are)")
@@ -76,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if bool(args.set) == bool(args.pan):
+        ap.error("give --set or --pan")
+    if args.pan:
+        return pan_flicker(generator(args.run), args.pan, args.factors, args.json)
     side = args.max_side or None
     if args.set == ["train"]:
         refs = training_sample(args.limit, side)
