@@ -201,8 +201,9 @@ def as_method(model: Any, *, render_factor: int | None = None, independent: bool
 
         if isinstance(model, torch.nn.Module):
             from .colorize import colorize_array
+            from .colorize.published import DEOLDIFY_PHOTO_RENDER_FACTOR
 
-            rf = render_factor or 35
+            rf = render_factor or DEOLDIFY_PHOTO_RENDER_FACTOR
             return _per_image(lambda f: colorize_array(f, model, rf))
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
@@ -481,7 +482,9 @@ def _render_factor_used(model: Any, render_factor: int | None) -> int | None:
         return model.report().get("render_factor")
     import torch
 
-    return 35 if isinstance(model, torch.nn.Module) else None
+    from .colorize.published import DEOLDIFY_PHOTO_RENDER_FACTOR
+
+    return DEOLDIFY_PHOTO_RENDER_FACTOR if isinstance(model, torch.nn.Module) else None
 
 
 def default_degrader(recipe: str = "photo", overlays: str | Path | None = None, *,
