@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from .argtypes import positive_float, positive_int
 from .errors import OldfilmError
 from .options import (
     CODECS, ColorizeOptions, EncodeOptions, FaceOptions, PipelineOptions, RestoreOptions, RunOptions,
@@ -47,20 +48,6 @@ def _on_sigterm_stop_cleanly():
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
-def _positive_int(text: str) -> int:
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    v = float(text)
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return v
-
-
 def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photos, videos and folders (walked recursively)")
     p.add_argument("-o", "--output-dir", type=Path, metavar="DIR",
@@ -74,14 +61,14 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--crf", type=int, default=17, help="quality for h264/h265, 0..51, lower is better (default 17)")
     g.add_argument("--bit-depth", type=int, choices=(8, 10), default=None,
                    help="10 keeps 10-bit sources 10-bit (default 8)")
-    g.add_argument("--segment-seconds", type=_positive_float, default=30.0, metavar="S",
+    g.add_argument("--segment-seconds", type=positive_float, default=30.0, metavar="S",
                    help="resumable video segments of about S seconds, cut at keyframes (default 30)")
     g = p.add_argument_group("compute")
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
     g.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="auto: bf16 on CPUs with native bf16, fp16 on CUDA, where measured safe")
-    g.add_argument("--batch-size", type=_positive_int, default=4, metavar="N", help="frames per batch (default 4)")
-    g.add_argument("--threads", type=_positive_int, default=None, metavar="N", help="CPU threads for torch")
+    g.add_argument("--batch-size", type=positive_int, default=4, metavar="N", help="frames per batch (default 4)")
+    g.add_argument("--threads", type=positive_int, default=None, metavar="N", help="CPU threads for torch")
 
 
 def _add_colorize_arguments(p: argparse.ArgumentParser) -> None:

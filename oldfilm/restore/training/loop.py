@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ...argtypes import count, minutes
 from ...device import resolve_device
 from ...errors import OldfilmError
 from ..degrade import DegradeRecipe, recipe_by_name
@@ -33,20 +34,6 @@ class Phase:
     on_enter: Callable[[], None] | None = None                       # e.g. freeze the VAEs
 
 
-def _count(text: str) -> int:
-    n = int(text)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
-    return n
-
-
-def _minutes(text: str) -> float:
-    m = float(text)
-    if not m >= 0:
-        raise argparse.ArgumentTypeError(f"expected minutes >= 0, got {text}")
-    return m
-
-
 def add_common_arguments(p: argparse.ArgumentParser, *, crop: int, batch: int, data_help: str = "") -> None:
     g = p.add_argument_group("run")
     g.add_argument("--out", metavar="RUN_DIR", help="run folder for checkpoints and log.jsonl (e.g. runs/scratch)")
@@ -60,9 +47,9 @@ def add_common_arguments(p: argparse.ArgumentParser, *, crop: int, batch: int, d
     g.add_argument("--save-every", type=int, default=100, metavar="N", help="checkpoint every N iterations")
     g.add_argument("--log-every", type=int, default=10, metavar="N")
     g.add_argument("--no-progress", action="store_true", help="no tqdm bar (background runs)")
-    g.add_argument("--workers", type=_count, default=0, metavar="N",
+    g.add_argument("--workers", type=count, default=0, metavar="N",
                    help="make training batches in N worker processes (feeds a GPU; default 0: in the step, as before)")
-    g.add_argument("--max-minutes", type=_minutes, default=None, metavar="M",
+    g.add_argument("--max-minutes", type=minutes, default=None, metavar="M",
                    help="stop after about M minutes of this session at a checkpoint; --resume continues")
     d = p.add_argument_group("data")
     d.add_argument("--data", nargs="+", metavar="DIR", help=data_help or "clean photo folders (default: ../shared/data/photos/*)")
