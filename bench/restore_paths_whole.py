@@ -9,7 +9,9 @@ photo is the input and the target, which shows what each path costs on a good pr
 Columns: `off` (the quality path), `on` (the scratch path on the detector's mask), `auto` (the
 default), `on` with the detector marking at other thresholds (``--thresholds``) or its mask dilated
 by N px (``--grow``), `on` with the degradation model's own damage mask (``--true-mask``: what a
-perfect detector would give; undamaged photos then have an empty mask), and `auto` with
+perfect detector would give; undamaged photos then have an empty mask), `on` with the detector's
+mask plus every pixel it missed or minus every pixel it marked wrongly (``--mask-errors``: which
+of its two kinds of error costs the dB), and `auto` with
 other cuts (``--auto-cuts``: the share of marked pixels above which `auto` takes the scratch path;
 the restorer's scratch mapping saves its own, chosen at export on training photos). Mean PSNR, dB.
 One thread, so two runs can go side by side.
@@ -29,8 +31,17 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
 
 
+def held_out_photos(limit: int | None = None):
+    """(photos, degrade): the restoration trainers' held-out photos at a 384 px long side and the
+    degradation ``oldfilm eval --task restore --recipe photo --seed 0`` gives them (photo i: rng([0, i]))."""
+    from oldfilm.evaluate import default_degrader, load_references
+
+    named = load_references(["../shared/data/photos"], max_side=384, holdout=5, holdout_task="restore")[:limit]
+    return named, default_degrader("photo", "../shared/data/overlays", seed=0)
+
+
 def main(argv: list[str] | None = None) -> int:
-    from oldfilm.evaluate import build_pipeline_stage, default_degrader, load_references
+    from oldfilm.evaluate import build_pipeline_stage
     from oldfilm.restore import stage as restore_stage
     from oldfilm.restore.restorer import scratch_probability
     from oldfilm.restore.stage import RestoreStage
@@ -40,12 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grow", type=int, nargs="*", default=[], help="extra `on` columns with the mask dilated by N px")
     ap.add_argument("--auto-cuts", type=float, nargs="*", default=[], help="extra `auto` columns with these cuts")
     ap.add_argument("--true-mask", action="store_true", help="an extra `on` column with the true damage mask")
+    ap.add_argument("--mask-errors", action="store_true",
+                    help="`on` columns with the detector's mask cleared of its misses (det|truth) or of its false "
+                         "marks (det&truth): what each kind of mask error costs")
     ap.add_argument("--limit", type=int, help="only the first N photos")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    named = load_references(["../shared/data/photos"], max_side=384, holdout=5, holdout_task="restore")[: args.limit]
-    degrade = default_degrader("photo", "../shared/data/overlays", seed=0)
+    named, degrade = held_out_photos(args.limit)
     plain = restore_stage.detect_scratches
     stages = {m: build_pipeline_stage("restore", model="default", faces=False, scratches=s)
               for m, s in (("off", "off"), ("on", "on"), ("auto", "auto"))}
@@ -56,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         variants[f"on+{g}px"] = (lambda det, x, dev="cpu", k=kernel:
                                  cv2.dilate(plain(det, x, dev).astype(np.uint8), k).astype(bool))
     truth: list[np.ndarray] = []          # the current photo's damage mask, for `on@truth`
-    if args.true_mask:
+    if args.true_mask or args.mask_errors:
         variants["on@truth"] = lambda det, x, dev="cpu": truth[0] > 0
+    if args.mask_errors:
+        variants["on@det|truth"] = lambda det, x, dev="cpu": plain(det, x, dev) | (truth[0] > 0)
+        variants["on@det&truth"] = lambda det, x, dev="cpu": plain(det, x, dev) & (truth[0] > 0)
     for cut in args.auto_cuts:
         stages[f"auto@{cut:g}"] = chain = build_pipeline_stage("restore", model="default", faces=False,
                                                                 scratches="auto")

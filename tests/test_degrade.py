@@ -244,3 +244,34 @@ def test_content_off_draws_nothing(monkeypatch):
     ref.random()                      # the coin, then what every recipe draws
     degrade_pair(img, ref, NOTHING)
     assert rng.random() == ref.random()
+
+
+def _reference_blend(x, alpha, dark, rng):
+    """The blend as first written: both branches on the whole frame, then a choice."""
+    a = alpha[..., None]
+    light_col = np.float32(rng.uniform(0.85, 1.0))
+    dark_col = np.float32(rng.uniform(0.0, 0.15))
+    mode = int(rng.integers(3))
+    light = [1 - (1 - x) * (1 - a * light_col), np.maximum(x, a * light_col + (1 - a) * x),
+             np.minimum(x + a * light_col, 1)][mode]
+    darkened = x * (1 - a) + a * dark_col * x.mean()
+    d = np.asarray(dark)[..., None] if np.ndim(dark) else dark
+    return np.where(d, darkened, light).astype(np.float32)
+
+
+def test_blend_and_visible_match_their_whole_frame_definitions():
+    from oldfilm.restore import degrade as deg
+
+    rng = np.random.default_rng(3)
+    for i in range(60):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        x = rng.random((h, w, 3), dtype=np.float32)
+        alpha = (rng.random((h, w)) * (rng.random() < 0.8) * rng.random()).astype(np.float32)
+        dark = [True, False, rng.random((h, w)) < 0.5][i % 3]
+        seed = int(rng.integers(1 << 30))
+        got = deg._blend(x, alpha, dark, np.random.default_rng(seed))
+        want = _reference_blend(x, alpha, dark, np.random.default_rng(seed))
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+        marked = deg._visible(alpha, x, got)
+        ref = (alpha >= deg.MASK_THRESHOLD) & (np.abs(got - x).max(axis=-1) >= deg.VISIBLE_DELTA)
+        assert marked.dtype == bool and np.array_equal(marked, ref)
