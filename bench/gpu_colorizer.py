@@ -24,10 +24,16 @@ and the device's Python (3.12, its own torch) has no fastai. So the run is prepa
        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site gpu_kit/wheels/*.whl && PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 python3 bench/gpu_colorizer.py device --minutes 7 --out $OUT
 
    trains the shipped generator further (``--init-gen checkpoints/colorize-default.safetensors``,
-   the ``lab00`` loss (CIEDE2000; ``--loss lab`` for ΔE76) plus ``--shift-consistency 2``, 128 px crops, batch 64, 14 loader workers,
+   the ``lab00`` loss (CIEDE2000; ``--loss lab`` for ΔE76) plus ``--shift-consistency 2``, 128 px crops, 14 loader workers,
    bf16, a checkpoint every 300 iterations) for ``--minutes`` of the
-   generator phase, then writes to $OUT the run's run.json, state.json, log.jsonl and the
-   generator as fp16 safetensors shards of at most 15 MB each.
+   generator phase, then writes to $OUT the run's run.json, state.json, log.jsonl, the
+   generator as fp16 safetensors shards of at most 15 MB each, and batch-probe.json.
+   The batch size is ``auto`` by default: first ``probe`` (its own process, about half a minute)
+   times a training step at batch 64, 128, 256 and 512 and picks the smallest within 10 % of the
+   best rate in samples a second; the learning rate is scaled by sqrt(batch / 64). GPU runs 1 and
+   2 (batch 64) made about 10 steps a second, about 5 TFLOP/s: the host's kernel launches set the
+   pace, so a larger batch should cost little more a step (not yet measured on a device;
+   ``--batch-size 64`` restores the old runs' setting).
 
 3. Here again:
 
@@ -112,6 +118,103 @@ def pack(args: argparse.Namespace) -> int:
     return 0
 
 
+def probe(args: argparse.Namespace) -> int:
+    """Samples a second of the generator's training step at each batch size: forward and loss under
+    bf16 autocast (as the trainer's CpuBF16 callback), the shift term, backward and an Adam step,
+    on random inputs, after two warm-up steps (cuDNN autotuning). Stops at the first size that does
+    not fit in memory. Writes the rows and the choice to ``--json``.
+
+    Why: GPU runs 1 and 2 made 9.5-10.3 iterations a second at batch 64 and 128 px, about 5 TFLOP/s
+    for a step of about 0.5 TFLOP (forward and backward, with the shift term's second pass), a small
+    fraction of the card. One step launches thousands of small kernels (5,800 operators on
+    the CPU, Adam's included), so the host, not the GPU, sets the pace; a larger batch costs about
+    the same time a step and trains on more photos. Measured here, not assumed.
+    """
+    import torch
+
+    from oldfilm.colorize.consistency import shift_consistency_loss
+    from oldfilm.colorize.feature_loss import build_feature_loss
+    from oldfilm.colorize.train import (
+        build_generator,
+        read_generator_weights,
+        resolve_gen_config,
+    )
+
+    dev = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
+    net = build_generator(resolve_gen_config("default"))
+    net.load_state_dict(read_generator_weights(ROOT / "checkpoints" / "colorize-default.safetensors"))
+    net.to(dev).train()
+    loss_fn = build_feature_loss(args.loss).to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-7)     # the probe's weights are thrown away
+    rng = torch.Generator().manual_seed(0)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
+            pred = net(x).float()
+            loss = loss_fn(pred, y)
+            if args.shift_consistency > 0:
+                loss = loss + args.shift_consistency * shift_consistency_loss(net, x, pred, args.shift_margin, rng)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    rows: list[dict] = []
+    for bs in args.sizes:
+        try:
+            gray = torch.rand(bs, 1, args.size, args.size, device=dev).expand(-1, 3, -1, -1)
+            x = ((gray - 0.45) / 0.226).contiguous()
+            y = torch.randn(bs, 3, args.size, args.size, device=dev) * 0.5
+            for _ in range(2):
+                step(x, y)
+            sync()
+            t = time.perf_counter()
+            for _ in range(args.steps):
+                step(x, y)
+            sync()
+            sec = (time.perf_counter() - t) / args.steps
+        except torch.OutOfMemoryError:
+            print(f"batch {bs}: out of memory", flush=True)
+            break
+        finally:
+            x = y = gray = None
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+        mem = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else None
+        rows.append({"batch": bs, "seconds_per_step": sec, "samples_per_second": bs / sec, "peak_gib": mem})
+        print(f"batch {bs}: {sec * 1000:.0f} ms a step, {bs / sec:.0f} samples a second"
+              + (f", peak {mem:.1f} GiB" if mem is not None else ""), flush=True)
+    if not rows:
+        raise SystemExit("no batch size fitted")
+    best = max(r["samples_per_second"] for r in rows)
+    # the smallest batch within 10 % of the best rate: no larger batch than the rate asks for
+    choice = min(r["batch"] for r in rows if r["samples_per_second"] >= 0.9 * best)
+    print(f"chosen: batch {choice}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "choice": choice}, indent=1) + "\n")
+    return 0
+
+
+def choose_batch(args: argparse.Namespace) -> tuple[int, float]:
+    """(batch size, lr_max) for ``device``: as given, or with ``--batch-size auto`` the probe's choice
+    and the learning rate scaled by the square root of the batch's growth over 64."""
+    if args.batch_size != "auto":
+        return int(args.batch_size), args.lr
+    out = Path(args.out) / "batch-probe.json"      # comes back with the run's files
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "probe", "--device", args.device, "--size", str(args.size),
+           "--loss", args.loss, "--shift-consistency", str(args.shift_consistency), "--json", str(out),
+           "--sizes", *map(str, args.probe_sizes)]
+    print(" ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)      # its own process: the trainer gets the GPU's memory back
+    bs = int(json.loads(out.read_text())["choice"])
+    return bs, args.lr * (bs / 64) ** 0.5
+
+
 def device(args: argparse.Namespace) -> int:
     import torch
     from safetensors.torch import save_file
@@ -119,13 +222,16 @@ def device(args: argparse.Namespace) -> int:
     run = Path(args.run)
     train = [sys.executable, "-m", "oldfilm.cli", "train", "colorizer", "--out", str(run), "--workers", str(args.workers),
              "--no-progress"]
-    cmd = [*train, "--data", str(KIT / "data"), "--device", args.device, "--size", str(args.size), "--batch-size", str(args.batch_size),
-           "--threads", "4", "--minutes", f"{args.minutes},0,0",
-           "--ckpt-every", str(args.ckpt_every), "--gen-config", "default", "--feature-loss", args.loss,
-           "--init-gen", str(ROOT / "checkpoints" / "colorize-default.safetensors"),
-           "--lr", str(args.lr), "1e-3", "1e-4", "--bf16", "--shift-consistency", str(args.shift_consistency)]
     if (run / "state.json").is_file():     # a rerun on a still-warm machine goes on from the checkpoint
         cmd = [*train, "--resume"]
+    else:
+        batch, lr = choose_batch(args)
+        cmd = [*train, "--data", str(KIT / "data"), "--device", args.device, "--size", str(args.size),
+               "--batch-size", str(batch), "--threads", "4", "--minutes", f"{args.minutes},0,0",
+               "--ckpt-every", str(args.ckpt_every), "--gen-config", "default", "--feature-loss", args.loss,
+               "--init-gen", str(ROOT / "checkpoints" / "colorize-default.safetensors"),
+               "--lr", f"{lr:.3g}", "1e-3", "1e-4", "--bf16", "--shift-consistency", str(args.shift_consistency),
+               "--shift-margin", str(args.shift_margin)]
     t0 = time.time()
     print(" ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
@@ -189,19 +295,31 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--minutes", type=float, default=7.0)
     d.add_argument("--device", default="cuda")
     d.add_argument("--size", type=int, default=128)
-    d.add_argument("--batch-size", type=int, default=64)
+    d.add_argument("--batch-size", default="auto",
+                   help="an integer, or auto: the probe's choice, lr scaled by sqrt(batch / 64)")
+    d.add_argument("--probe-sizes", type=int, nargs="+", default=[64, 128, 256, 512])
     d.add_argument("--workers", type=int, default=14)
     d.add_argument("--ckpt-every", type=int, default=300)
     d.add_argument("--loss", default="lab00", help="generator loss (run 9: lab00 beat lab by 0.50 ΔE00 on equal training)")
     d.add_argument("--lr", type=float, default=3e-4)
     d.add_argument("--shift-consistency", type=float, default=2.0,
                    help="weight of the shift-consistency term (0: off, as run 6, which flickered)")
+    d.add_argument("--shift-margin", type=int, default=32)
+    b = sub.add_parser("probe", help="samples a second of a training step at each batch size (device runs it)")
+    b.add_argument("--device", default="cuda")
+    b.add_argument("--size", type=int, default=128)
+    b.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
+    b.add_argument("--steps", type=int, default=8)
+    b.add_argument("--loss", default="lab00")
+    b.add_argument("--shift-consistency", type=float, default=2.0)
+    b.add_argument("--shift-margin", type=int, default=32)
+    b.add_argument("--json")
     u = sub.add_parser("unpack")
     u.add_argument("src", help="the folder the device's files came back to")
     u.add_argument("--run", required=True)
     u.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "photos"))
     args = ap.parse_args(argv)
-    return {"pack": pack, "device": device, "unpack": unpack}[args.what](args)
+    return {"pack": pack, "device": device, "probe": probe, "unpack": unpack}[args.what](args)
 
 
 if __name__ == "__main__":
