@@ -364,21 +364,22 @@ def _blend(x: np.ndarray, alpha: np.ndarray, dark: np.ndarray | bool, rng: np.ra
     light_col = np.float32(rng.uniform(0.85, 1.0))
     dark_col = np.float32(rng.uniform(0.0, 0.15))
     mode = int(rng.integers(3))
-    # a layer that is all light or all dark needs only its own blend (the same numbers, half the work)
-    uniform = np.ndim(dark) == 0
-    if not uniform or not dark:
+
+    def lightened() -> np.ndarray:
         if mode == 0:            # screen
-            light = 1 - (1 - x) * (1 - a * light_col)
-        elif mode == 1:          # lighten only
-            light = np.maximum(x, a * light_col + (1 - a) * x)
-        else:                    # addition
-            light = np.minimum(x + a * light_col, 1)
-        if uniform:
-            return light.astype(np.float32)
-    darkened = x * (1 - a) + a * dark_col * x.mean()   # multiply-like
-    if uniform:
-        return darkened.astype(np.float32)
-    return np.where(np.asarray(dark)[..., None], darkened, light).astype(np.float32)
+            return 1 - (1 - x) * (1 - a * light_col)
+        if mode == 1:            # lighten only
+            return np.maximum(x, a * light_col + (1 - a) * x)
+        return np.minimum(x + a * light_col, 1)     # addition
+
+    def darkened() -> np.ndarray:
+        return x * (1 - a) + a * dark_col * x.mean()   # multiply-like
+
+    if np.ndim(dark) == 0:       # a layer all light or all dark needs only its own blend
+        out = darkened() if dark else lightened()
+    else:
+        out = np.where(np.asarray(dark)[..., None], darkened(), lightened())
+    return out.astype(np.float32)
 
 
 def _visible(alpha: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
