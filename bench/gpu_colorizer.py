@@ -29,11 +29,12 @@ and the device's Python (3.12, its own torch) has no fastai. So the run is prepa
    generator phase, then writes to $OUT the run's run.json, state.json, log.jsonl, the
    generator as fp16 safetensors shards of at most 15 MB each, and batch-probe.json.
    The batch size is ``auto`` by default: first ``probe`` (its own process, about half a minute)
-   times a training step at batch 64, 128, 256 and 512 and picks the smallest within 10 % of the
-   best rate in samples a second; the learning rate is scaled by sqrt(batch / 64). GPU runs 1 and
-   2 (batch 64) made about 10 steps a second, about 5 TFLOP/s: the host's kernel launches set the
-   pace, so a larger batch should cost little more a step (not yet measured on a device;
-   ``--batch-size 64`` restores the old runs' setting).
+   times a training step at batch 64, 128 and 256 and picks the smallest within 10 % of the
+   best rate in samples a second (256 at most: the kit holds 1,873 photos, GPU run 2 showed each
+   of them about 145 times, and 4 times its rate would be about 575); the learning rate is
+   scaled by sqrt(batch / 64). GPU runs 1 and 2 (batch 64) made about 10 steps a second, about
+   5 TFLOP/s: the host's kernel launches set the pace, so a larger batch should cost little more
+   a step (not yet measured on a device; ``--batch-size 64`` restores the old runs' setting).
 
 3. Here again:
 
@@ -297,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--size", type=int, default=128)
     d.add_argument("--batch-size", default="auto",
                    help="an integer, or auto: the probe's choice, lr scaled by sqrt(batch / 64)")
-    d.add_argument("--probe-sizes", type=int, nargs="+", default=[64, 128, 256, 512])
+    d.add_argument("--probe-sizes", type=int, nargs="+", default=[64, 128, 256])
     d.add_argument("--workers", type=int, default=14)
     d.add_argument("--ckpt-every", type=int, default=300)
     d.add_argument("--loss", default="lab00", help="generator loss (run 9: lab00 beat lab by 0.50 ΔE00 on equal training)")
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("probe", help="samples a second of a training step at each batch size (device runs it)")
     b.add_argument("--device", default="cuda")
     b.add_argument("--size", type=int, default=128)
-    b.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
+    b.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     b.add_argument("--steps", type=int, default=8)
     b.add_argument("--loss", default="lab00")
     b.add_argument("--shift-consistency", type=float, default=2.0)
