@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         rgb = cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)),
                          interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
         for rep in range(args.repeats):
-            res = degrade(rgb, np.random.default_rng([0, i, rep]))
-            _, degraded, mask = (rgb, *res) if len(res) == 2 else res
+            _, degraded, mask = degrade(rgb, np.random.default_rng([0, i, rep]))
             truth = mask > 0
             for side in args.sides:
                 marked = scratch_probability(det, degraded, short_side=side) >= thr

@@ -5,10 +5,9 @@
 The 137 whole held-out photos, degraded exactly as ``bench/restore_paths_whole.py`` and ``oldfilm
 eval ../shared/data/photos --holdout 5 --task restore --recipe photo --overlays
 ../shared/data/overlays --seed 0 --size 384`` degrade them (photo i with rng([0, i])). The damage
-step (``degrade._damage``) is replayed with the same random draws, keeping each layer's marked
-pixels apart: the overlay kinds (the subfolders of ../shared/data/overlays), the Bezier scratches
-(``curves``) and the vertical film lines (``lines``). The replay's union is checked against the
-degradation's own mask on every photo, so the labels are the mask's, not an approximation.
+model reports each layer's marked pixels apart (``degrade_pair(..., layers=...)``): the overlay
+kinds (the subfolders of ../shared/data/overlays), the Bezier scratches (``curves``) and the
+vertical film lines (``lines``); their union is the mask the detector is scored against.
 
 Per kind: its share of all marked pixels, the detector's recall on it, and the `on` mode's PSNR with
 the detector's mask plus that kind's missed pixels (what finding that kind alone is worth). A pixel
@@ -30,47 +29,6 @@ from restore_paths_whole import (  # bench/ is on the path of a bench script
 from oldfilm.restore import degrade as deg
 
 
-def labelled_damage(layers: list[tuple[str, np.ndarray]]):
-    """A drop-in for ``degrade._damage`` that draws exactly what it draws and appends (kind, marked
-    HxW bool) for every marking layer to ``layers``."""
-
-    def damage(x, rng, r, track):
-        h, w = x.shape[:2]
-        mask = np.zeros((h, w), bool)
-        if r.overlays_dir and rng.random() < r.p_overlay:
-            bank = deg.overlay_bank(str(r.overlays_dir))
-            names = list(bank.kinds)
-            for _ in range(int(rng.integers(r.overlay_count[0], r.overlay_count[1] + 1))):
-                kind = names[int(rng.integers(len(names)))]       # OverlayBank.pick, with the kind kept
-                files = bank.kinds[kind]
-                m = bank.load(files[int(rng.integers(len(files)))])
-                a = deg._place_overlay(m, h, w, rng, r.overlay_scale)
-                broad = float((a > 0.5).mean()) > deg.BROAD_COVER
-                a *= rng.uniform(*r.overlay_opacity) * (rng.uniform(0.15, 0.45) if broad else 1.0)
-                before, x = x, deg._blend(x, a, bool(rng.random() < r.p_dark_damage), rng)
-                if not broad:
-                    v = deg._visible(a, before, x)
-                    layers.append((kind, v))
-                    mask |= v
-        if rng.random() < r.p_curves:
-            a = deg._curves(h, w, rng, r) * rng.uniform(*r.overlay_opacity)
-            before, x = x, deg._blend(x, a, bool(rng.random() < r.p_dark_damage), rng)
-            v = deg._visible(a, before, x)
-            layers.append(("curves", v))
-            mask |= v
-        if track is None and rng.random() < r.p_lines:
-            track = deg.FilmScratchTrack(h, w, rng, r)
-        if track is not None:
-            a, dark = track.step(rng)
-            before, x = x, deg._blend(x, a, dark, rng)
-            v = deg._visible(a, before, x)
-            layers.append(("lines", v))
-            mask |= v
-        return x, mask
-
-    return damage
-
-
 def main(argv: list[str] | None = None) -> int:
     from oldfilm.evaluate import build_pipeline_stage
     from oldfilm.restore import stage as restore_stage
@@ -82,27 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    named, degrade = held_out_photos(args.limit)
+    named, _ = held_out_photos(args.limit)
+    recipe = deg.recipe_by_name("photo", "../shared/data/overlays")     # as held_out_photos' degrader
     on = build_pipeline_stage("restore", model="default", faces=False, scratches="on")
     (restorer,) = [st for st in on.stages if isinstance(st, RestoreStage)]
     bins = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0 + 1e-6]
     spread = {"damaged": np.zeros(len(bins) - 1), "undamaged": np.zeros(len(bins) - 1)}
     plain = restore_stage.detect_scratches
-    original = deg._damage
     kinds: dict[str, dict[str, float]] = {}
     base: list[float] = []
     for i, (_, rgb) in enumerate(named):
         layers: list[tuple[str, np.ndarray]] = []
-        deg._damage = labelled_damage(layers)
-        try:
-            target, degraded, mask = degrade(rgb, np.random.default_rng([0, i]))
-        finally:
-            deg._damage = original
-        union = np.zeros(mask.shape, bool)
-        for _, v in layers:
-            union |= v
-        if not np.array_equal(union, mask > 0):
-            raise SystemExit(f"photo {i}: the replayed layers do not add up to the degradation's mask")
+        target, degraded, mask = deg.degrade_pair(rgb, np.random.default_rng([0, i]), recipe, layers=layers)
         seen: list[np.ndarray] = []
 
         def detect(det, x, dev="cpu", seen=seen):

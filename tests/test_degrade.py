@@ -194,12 +194,12 @@ def test_broad_translucent_stains_degrade_but_are_not_marked():
                 overlay_scale=(1.6, 1.6), overlay_count=(1, 1))
     full = np.ones((40, 40), np.float32)          # covers the whole frame: a broad stain
     bank = G.overlay_bank(str(OVERLAYS))
-    orig = bank.pick
-    bank.pick = lambda rng: full
+    orig = bank.pick_kind
+    bank.pick_kind = lambda rng: ("stain", full)
     try:
         out, mask = degrade(img, np.random.default_rng(0), r)
     finally:
-        bank.pick = orig
+        bank.pick_kind = orig
     assert np.abs(out.astype(int) - 150).mean() > 10     # visibly darkened
     assert not mask.any()
 
@@ -275,3 +275,21 @@ def test_blend_and_visible_match_their_whole_frame_definitions():
         marked = deg._visible(alpha, x, got)
         ref = (alpha >= deg.MASK_THRESHOLD) & (np.abs(got - x).max(axis=-1) >= deg.VISIBLE_DELTA)
         assert marked.dtype == bool and np.array_equal(marked, ref)
+
+
+def test_degrade_pair_reports_each_marking_layer_and_their_union_is_the_mask():
+    r = replace(recipe_by_name("photo", OVERLAYS), p_overlay=1.0, p_curves=1.0, p_lines=1.0, p_blur=0.0)
+    bank_kinds = set(OverlayBank(OVERLAYS).kinds)
+    seen: set[str] = set()
+    for seed in range(12):
+        layers: list = []
+        target, out, mask = degrade_pair(photo(96, 112, seed), np.random.default_rng(seed), r, layers=layers)
+        plain = degrade_pair(photo(96, 112, seed), np.random.default_rng(seed), r)
+        assert all(np.array_equal(a, b) for a, b in zip((target, out, mask), plain))   # same draws
+        union = np.zeros(mask.shape, bool)
+        for kind, marked in layers:
+            assert kind in bank_kinds | {"curves", "lines"} and marked.dtype == bool
+            union |= marked
+            seen.add(kind)
+        assert np.array_equal(union, mask > 0)
+    assert {"curves", "lines"} <= seen and seen & bank_kinds

@@ -170,10 +170,12 @@ class OverlayBank:
         self.kinds = dict(sorted(kinds.items()))
         self._cache: dict[Path, np.ndarray] = {}
 
-    def pick(self, rng: np.random.Generator) -> np.ndarray:
+    def pick_kind(self, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+        """(kind, mask): a kind drawn uniformly, then one of its files."""
         names = list(self.kinds)
-        files = self.kinds[names[int(rng.integers(len(names)))]]
-        return self.load(files[int(rng.integers(len(files)))])
+        kind = names[int(rng.integers(len(names)))]
+        files = self.kinds[kind]
+        return kind, self.load(files[int(rng.integers(len(files)))])
 
     def load(self, path: Path) -> np.ndarray:
         """The mask as float32 HxW in [0,1], 1 = damage."""
@@ -393,23 +395,33 @@ def _visible(alpha: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.nda
     return out
 
 
-def _damage(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe, track: FilmScratchTrack | None) -> tuple[np.ndarray, np.ndarray]:
+def _damage(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe, track: FilmScratchTrack | None,
+            layers: list[tuple[str, np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(damaged x, marked HxW bool). ``layers``, when given, receives (kind, marked) for every
+    marking layer: the overlay's kind, ``curves`` or ``lines``."""
     h, w = x.shape[:2]
     mask = np.zeros((h, w), bool)
+
+    def mark(kind: str, marked: np.ndarray) -> None:
+        mask[marked] = True
+        if layers is not None:
+            layers.append((kind, marked))
+
     if r.overlays_dir and rng.random() < r.p_overlay:
         bank = overlay_bank(str(r.overlays_dir))
         for _ in range(int(rng.integers(r.overlay_count[0], r.overlay_count[1] + 1))):
-            a = _place_overlay(bank.pick(rng), h, w, rng, r.overlay_scale)
+            kind, m = bank.pick_kind(rng)
+            a = _place_overlay(m, h, w, rng, r.overlay_scale)
             # large stains and smut are translucent on real prints, not opaque blots
             broad = float((a > 0.5).mean()) > BROAD_COVER
             a *= rng.uniform(*r.overlay_opacity) * (rng.uniform(0.15, 0.45) if broad else 1.0)
             before, x = x, _blend(x, a, bool(rng.random() < r.p_dark_damage), rng)
             if not broad:   # a see-through stain is for the restorer to lift, not for the inpainter to erase
-                mask |= _visible(a, before, x)
+                mark(kind, _visible(a, before, x))
     if rng.random() < r.p_curves:
         a = _curves(h, w, rng, r) * rng.uniform(*r.overlay_opacity)
         before, x = x, _blend(x, a, bool(rng.random() < r.p_dark_damage), rng)
-        mask |= _visible(a, before, x)
+        mark("curves", _visible(a, before, x))
     if track is None and rng.random() < r.p_lines:
         track = FilmScratchTrack(h, w, rng, r)
     if track is not None:
@@ -417,7 +429,7 @@ def _damage(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe, track: Fi
             raise ValueError(f"FilmScratchTrack is {track.w}x{track.h}, frame is {w}x{h}")
         a, dark = track.step(rng)
         before, x = x, _blend(x, a, dark, rng)
-        mask |= _visible(a, before, x)
+        mark("lines", _visible(a, before, x))
     return x, mask
 
 
@@ -567,12 +579,15 @@ def _check(rgb: np.ndarray) -> None:
 
 
 def degrade_pair(
-    rgb: np.ndarray, rng: np.random.Generator, recipe: DegradeRecipe | None = None, track: FilmScratchTrack | None = None
+    rgb: np.ndarray, rng: np.random.Generator, recipe: DegradeRecipe | None = None, track: FilmScratchTrack | None = None,
+    layers: list[tuple[str, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(target, degraded, mask) for training: the target is ``rgb`` with the same toning
     (grayscale/sepia) as the degraded image, since toning is not damage to undo.
 
     All uint8: target and degraded RGB HxWx3, mask HxW in {0,255} (255 = scratch/damage).
+    ``layers``, when given, receives (kind, HxW bool) for each damage layer the mask marks: the
+    overlay's kind (its folder), ``curves`` or ``lines``; their union is the mask.
     """
     _check(rgb)
     r = recipe or DegradeRecipe()
@@ -582,7 +597,7 @@ def degrade_pair(
     x = _tone(x, rng, r)
     target = np.round(x * 255).astype(np.uint8)
     x = _age(x, rng, r)
-    x, mask = _damage(x, rng, r, track)
+    x, mask = _damage(x, rng, r, track, layers)
     x = _scan(x, rng, r)
     out = np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
     return target, out, (mask.astype(np.uint8) * 255)
