@@ -1,14 +1,15 @@
 """The installed restorer's three modes on the 137 whole held-out photos, degraded and not degraded.
 
-    OLDFILM_CHECKPOINTS=DIR .venv/bin/python bench/restore_paths_whole.py [--thresholds 0.6 0.85] [--grow 1 2] [--auto-cuts 0 0.01] [--true-mask] [--json OUT]
+    OLDFILM_CHECKPOINTS=DIR .venv/bin/python bench/restore_paths_whole.py [--thresholds 0.6 0.85] [--grow 1 2] [--detector-sides 224 native] [--auto-cuts 0 0.01] [--true-mask] [--json OUT]
 
 Degraded: exactly as ``oldfilm eval ../shared/data/photos --holdout 5 --task restore --recipe photo
 --overlays ../shared/data/overlays --seed 0 --size 384 --no-faces`` degrades them (photo i with
 rng([0, i])), so the `on` and `auto` columns agree with that command. Not degraded: the clean
 photo is the input and the target, which shows what each path costs on a good print.
 Columns: `off` (the quality path), `on` (the scratch path on the detector's mask), `auto` (the
-default), `on` with the detector marking at other thresholds (``--thresholds``) or its mask dilated
-by N px (``--grow``), `on` with the degradation model's own damage mask (``--true-mask``: what a
+default), `on` with the detector marking at other thresholds (``--thresholds``), its mask dilated
+by N px (``--grow``), or the detector run on a copy with another short side than its 256 px
+(``--detector-sides``; ``native``: the photo's own size), `on` with the degradation model's own damage mask (``--true-mask``: what a
 perfect detector would give; undamaged photos then have an empty mask), `on` with the detector's
 mask plus every pixel it missed or minus every pixel it marked wrongly (``--mask-errors``: which
 of its two kinds of error costs the dB), and `auto` with
@@ -43,12 +44,14 @@ def held_out_photos(limit: int | None = None):
 def main(argv: list[str] | None = None) -> int:
     from oldfilm.evaluate import build_pipeline_stage
     from oldfilm.restore import stage as restore_stage
-    from oldfilm.restore.restorer import scratch_probability
+    from oldfilm.restore.restorer import detector_threshold, scratch_probability
     from oldfilm.restore.stage import RestoreStage
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="extra `on` columns at these thresholds")
     ap.add_argument("--grow", type=int, nargs="*", default=[], help="extra `on` columns with the mask dilated by N px")
+    ap.add_argument("--detector-sides", nargs="*", default=[], metavar="PX|native",
+                    help="extra `on` columns with the detector run at this short side")
     ap.add_argument("--auto-cuts", type=float, nargs="*", default=[], help="extra `auto` columns with these cuts")
     ap.add_argument("--true-mask", action="store_true", help="an extra `on` column with the true damage mask")
     ap.add_argument("--mask-errors", action="store_true",
@@ -64,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
               for m, s in (("off", "off"), ("on", "on"), ("auto", "auto"))}
     variants = {f"on@{t:g}": (lambda det, x, dev="cpu", t=t: scratch_probability(det, x, dev) >= t)
                 for t in args.thresholds}
+    for side in args.detector_sides:
+        variants[f"on@{side}" + ("" if side == "native" else "px")] = (lambda det, x, dev="cpu", side=side: scratch_probability(
+            det, x, dev, short_side=min(x.shape[:2]) if side == "native" else int(side)) >= detector_threshold(det))
     for g in args.grow:
         kernel = np.ones((2 * g + 1, 2 * g + 1), np.uint8)
         variants[f"on+{g}px"] = (lambda det, x, dev="cpu", k=kernel:
