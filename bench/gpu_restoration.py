@@ -24,15 +24,17 @@ is 53.8 MB (2026-11-27), so the run is prepared here:
 
        PYTHONPATH=$PWD PYTHONUNBUFFERED=1 python3 bench/gpu_restoration.py device scratch --minutes 8 --out $OUT -- --init-from checkpoints/scratch-default.safetensors --config '{"in_channels": 1, "out_channels": 1, "depth": 5, "conv_num": 1, "wf": 4}' --iters 20000 --lr 1e-4 --crop 256 --batch 16 --seed 7
 
-   (the shipped wf 3 detector widened to wf 4: every CPU change to wf 3 came out level on whole
-   photos, and wf 4 still fits the 2 fps budget; docs/training-restore.md §24)
+   (the shipped wf 3 detector widened to wf 4, the largest width within issue 7's 2 fps budget. On
+   the CPU neither wf 4 nor any change to wf 3 moved whole photos, so this run tests an order of
+   magnitude more crops; docs/training-restore.md §24)
 
    runs ``oldfilm train scratch`` (or ``restorer``) on the kit with the arguments after ``--``,
    plus ``--workers 14 --device cuda --val-fraction 0 --max-minutes M``: 14 processes make the
    degraded batches, and the run stops at a checkpoint after M minutes. It writes the run's
    run.json, log.jsonl and latest checkpoint (without optimiser state, so it fits the 16 MiB a file
-   limit; with fp16 weights when even that is too large, as for the detector at wf 4) to $OUT. Choose ``--iters`` for the minutes (the schedule halves the rate half way):
-   the log's seconds per iteration on a first run tell.
+   limit; with fp16 weights when even that is too large, as for the detector at wf 4) to $OUT.
+   Choose ``--iters`` for the minutes (the schedule halves the rate half way): the log's seconds
+   per iteration on a first run tell.
 
 3. Here again:
 

@@ -9,8 +9,8 @@ photo is the input and the target, which shows what each path costs on a good pr
 Columns: `off` (the quality path), `on` (the scratch path on the detector's mask), `auto` (the
 default), `on` with the detector marking at other thresholds (``--thresholds``), its mask dilated
 by N px (``--grow``), or the detector run on a copy with another short side than its 256 px
-(``--detector-sides``; ``native``: the photo's own size), `on` with the degradation model's own damage mask (``--true-mask``: what a
-perfect detector would give; undamaged photos then have an empty mask), `on` with the detector's
+(``--detector-sides``; ``native``: the photo's own size), `on` with the degradation model's own
+damage mask (``--true-mask``: what a perfect detector would give; undamaged photos then have an empty mask), `on` with the detector's
 mask plus every pixel it missed or minus every pixel it marked wrongly (``--mask-errors``: which
 of its two kinds of error costs the dB), and `auto` with
 other cuts (``--auto-cuts``: the share of marked pixels above which `auto` takes the scratch path;
@@ -41,6 +41,13 @@ def held_out_photos(limit: int | None = None):
     return named, default_degrader("photo", "../shared/data/overlays", seed=0)
 
 
+def detector_side(text: str) -> str:
+    """``--detector-sides`` value: a number of pixels or ``native``."""
+    if text != "native" and not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a short side in px or 'native'")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     from oldfilm.evaluate import build_pipeline_stage
     from oldfilm.restore import stage as restore_stage
@@ -50,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="extra `on` columns at these thresholds")
     ap.add_argument("--grow", type=int, nargs="*", default=[], help="extra `on` columns with the mask dilated by N px")
-    ap.add_argument("--detector-sides", nargs="*", default=[], metavar="PX|native",
+    ap.add_argument("--detector-sides", type=detector_side, nargs="*", default=[], metavar="PX|native",
                     help="extra `on` columns with the detector run at this short side")
     ap.add_argument("--auto-cuts", type=float, nargs="*", default=[], help="extra `auto` columns with these cuts")
     ap.add_argument("--true-mask", action="store_true", help="an extra `on` column with the true damage mask")
@@ -67,9 +74,14 @@ def main(argv: list[str] | None = None) -> int:
               for m, s in (("off", "off"), ("on", "on"), ("auto", "auto"))}
     variants = {f"on@{t:g}": (lambda det, x, dev="cpu", t=t: scratch_probability(det, x, dev) >= t)
                 for t in args.thresholds}
+    def at_side(side: str):
+        def detect(det, x, dev="cpu"):
+            short = min(x.shape[:2]) if side == "native" else int(side)
+            return scratch_probability(det, x, dev, short_side=short) >= detector_threshold(det)
+        return detect
+
     for side in args.detector_sides:
-        variants[f"on@{side}" + ("" if side == "native" else "px")] = (lambda det, x, dev="cpu", side=side: scratch_probability(
-            det, x, dev, short_side=min(x.shape[:2]) if side == "native" else int(side)) >= detector_threshold(det))
+        variants[f"on@{side}" + ("" if side == "native" else "px")] = at_side(side)
     for g in args.grow:
         kernel = np.ones((2 * g + 1, 2 * g + 1), np.uint8)
         variants[f"on+{g}px"] = (lambda det, x, dev="cpu", k=kernel:
