@@ -10,9 +10,9 @@ Columns: `off` (the quality path), `on` (the scratch path on the detector's mask
 default), `on` with the detector marking at other thresholds (``--thresholds``), its mask dilated
 by N px (``--grow``), or the detector run on a copy with another short side than its 256 px
 (``--detector-sides``; ``native``: the photo's own size), `on` with the degradation model's own
-damage mask (``--true-mask``: what a perfect detector would give; undamaged photos then have an empty mask), `on` with the detector's
-mask plus every pixel it missed or minus every pixel it marked wrongly (``--mask-errors``: which
-of its two kinds of error costs the dB), and `auto` with
+damage mask (``--true-mask``: what a perfect detector would give; undamaged photos then have an
+empty mask), `on` with the detector's mask plus every pixel it missed or minus every pixel it
+marked wrongly (``--mask-errors``: which of its two kinds of error costs the dB), and `auto` with
 other cuts (``--auto-cuts``: the share of marked pixels above which `auto` takes the scratch path;
 the restorer's scratch mapping saves its own, chosen at export on training photos). Mean PSNR, dB.
 One thread, so two runs can go side by side.
@@ -32,13 +32,16 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
 
 
+RECIPE, OVERLAYS = "photo", "../shared/data/overlays"     # what `oldfilm eval --task restore` is run with
+
+
 def held_out_photos(limit: int | None = None):
     """(photos, degrade): the restoration trainers' held-out photos at a 384 px long side and the
     degradation ``oldfilm eval --task restore --recipe photo --seed 0`` gives them (photo i: rng([0, i]))."""
     from oldfilm.evaluate import default_degrader, load_references
 
     named = load_references(["../shared/data/photos"], max_side=384, holdout=5, holdout_task="restore")[:limit]
-    return named, default_degrader("photo", "../shared/data/overlays", seed=0)
+    return named, default_degrader(RECIPE, OVERLAYS, seed=0)
 
 
 def detector_side(text: str) -> str:
@@ -74,14 +77,10 @@ def main(argv: list[str] | None = None) -> int:
               for m, s in (("off", "off"), ("on", "on"), ("auto", "auto"))}
     variants = {f"on@{t:g}": (lambda det, x, dev="cpu", t=t: scratch_probability(det, x, dev) >= t)
                 for t in args.thresholds}
-    def at_side(side: str):
-        def detect(det, x, dev="cpu"):
-            short = min(x.shape[:2]) if side == "native" else int(side)
-            return scratch_probability(det, x, dev, short_side=short) >= detector_threshold(det)
-        return detect
-
     for side in args.detector_sides:
-        variants[f"on@{side}" + ("" if side == "native" else "px")] = at_side(side)
+        variants[f"on@{side}" + ("" if side == "native" else "px")] = (
+            lambda det, x, dev="cpu", side=side: scratch_probability(
+                det, x, dev, short_side=min(x.shape[:2]) if side == "native" else int(side)) >= detector_threshold(det))
     for g in args.grow:
         kernel = np.ones((2 * g + 1, 2 * g + 1), np.uint8)
         variants[f"on+{g}px"] = (lambda det, x, dev="cpu", k=kernel:

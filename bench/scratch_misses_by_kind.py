@@ -22,6 +22,8 @@ import json
 import numpy as np
 import torch
 from restore_paths_whole import (  # bench/ is on the path of a bench script
+    OVERLAYS,
+    RECIPE,
     held_out_photos,
     psnr,
 )
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     named, _ = held_out_photos(args.limit)
-    recipe = deg.recipe_by_name("photo", "../shared/data/overlays")     # as held_out_photos' degrader
+    recipe = deg.recipe_by_name(RECIPE, OVERLAYS)       # as held_out_photos' degrader
     on = build_pipeline_stage("restore", model="default", faces=False, scratches="on")
     (restorer,) = [st for st in on.stages if isinstance(st, RestoreStage)]
     bins = [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0 + 1e-6]
