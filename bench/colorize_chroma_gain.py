@@ -10,7 +10,8 @@ scored like ``oldfilm eval``. a = 1 is what ships. A gain below 1 that lowers Δ
 average but too confident.
 
 Generator: the installed default, or a training run's latest (``--run``); ``--blend RUN2 T`` takes
-the weights (1 - T) * RUN + T * RUN2 (two fine-tunes of one lineage).
+the weights (1 - T) * RUN + T * RUN2 (two fine-tunes of one lineage; ``oldfilm.colorize.soup``,
+0 < T < 1).
 """
 from __future__ import annotations
 
@@ -36,9 +37,11 @@ def generator(run: str | None, blend: tuple[str, str] | None) -> torch.nn.Module
 
     net, _ = load_run_generator(Path(run))
     if blend:
-        other, t = load_run_generator(Path(blend[0]))[0].state_dict(), float(blend[1])
-        net.load_state_dict({k: v * (1 - t) + other[k] * t if v.is_floating_point() else v
-                             for k, v in net.state_dict().items()})
+        from oldfilm.colorize.soup import soup
+
+        t = float(blend[1])
+        # spectral norms refreshed on the blend (a linear blend of their u, v buffers is wrong)
+        return soup(net, [net.state_dict(), load_run_generator(Path(blend[0]))[0].state_dict()], [1 - t, t])
     return net.eval()
 
 

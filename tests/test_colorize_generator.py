@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -114,3 +115,31 @@ def test_legacy_spectral_layout_is_solved_back():
     assert set(fixed) == {"c.bias", "c.weight_orig", "c.weight_u", "c.weight_v"}
     conv.weight_v.copy_(fixed["c.weight_v"])
     torch.testing.assert_close(conv.normalized_weight().detach(), expected, atol=1e-6, rtol=1e-5)
+
+
+def test_chroma_gain_scales_u_and_v_and_keeps_y_and_the_keys():
+    """``chroma_gain`` multiplies the output's U and V (what the colorizer keeps) and nothing else."""
+    import cv2
+
+    from oldfilm.colorize.generator import LIGHT_CONFIG, build_generator
+    from oldfilm.colorize.render import IMAGENET_MEAN, IMAGENET_STD
+
+    torch.manual_seed(0)
+    plain = build_generator(LIGHT_CONFIG).eval()
+    bold = build_generator({**LIGHT_CONFIG, "chroma_gain": 1.5}).eval()
+    assert set(bold.state_dict()) == set(plain.state_dict())
+    bold.load_state_dict(plain.state_dict())
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+    def yuv(net):
+        with torch.no_grad():
+            rgb = (net(x)[0] * std + mean).permute(1, 2, 0).numpy()
+        return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2YUV)
+
+    a, b = yuv(plain), yuv(bold)
+    assert np.abs(a[..., 1:] - 0.5).mean() > 0.01            # the random net does output colour
+    np.testing.assert_allclose(b[..., 0], a[..., 0], atol=1e-5)
+    np.testing.assert_allclose(b[..., 1:] - 0.5, 1.5 * (a[..., 1:] - 0.5), atol=1e-5)
+    with pytest.raises(ValueError, match="chroma_gain"):
+        generator_config({"chroma_gain": -1})

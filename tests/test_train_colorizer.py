@@ -331,6 +331,48 @@ def test_short_nogan_run_resume_and_export(photo_dir, tmp_path, monkeypatch):
     assert (elsewhere.parent / "colorize-default-contact.jpg").is_file()
 
 
+def test_soup_of_two_runs_is_their_average_and_exports_with_its_recipe(photo_dir, tmp_path, capsys):
+    """--soup: a run folder holding the weighted mean of two fine-tunes; --export lists the recipe."""
+    from oldfilm import weights as W
+    from oldfilm.colorize.export import export_run
+    from oldfilm.colorize.soup import soup
+    from oldfilm.colorize.train import build_generator, resolve_gen_config
+
+    runs = []
+    for seed in (1, 2):
+        out = tmp_path / f"run{seed}"
+        assert _train(["--data", str(photo_dir), "--out", str(out), "--no-progress", "--threads", "1", "--size", "64",
+                       "--batch-size", "2", "--iters", "2,0,0", "--ckpt-every", "2", "--gen-config", "tiny",
+                       "--val-pct", "40", "--seed", str(seed), "--lr", "1e-2", "0", "0"]) == 0
+        runs.append(out)
+    a, b = (torch.load(r / "generator.pt", weights_only=True) for r in runs)
+    assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
+    s = tmp_path / "soup"
+    assert _train(["--soup", f"{runs[0]}:3", str(runs[1]), "--chroma-gain", "1.25", "--out", str(s)]) == 0
+    got = torch.load(s / "generator.pt", weights_only=True)
+    want = soup(build_generator(resolve_gen_config("tiny")), [a, b], [3, 1]).state_dict()
+    assert set(got) == set(want) and all(torch.allclose(got[k].float(), want[k].float(), atol=1e-6) for k in got)
+    recipe = json.loads((s / "soup.json").read_text())
+    assert [i["weight"] for i in recipe["ingredients"]] == [0.75, 0.25] and recipe["chroma_gain"] == 1.25
+    assert json.loads((s / "run.json").read_text())["gen_config"]["chroma_gain"] == 1.25
+
+    dest = tmp_path / "scored" / "colorize-default.safetensors"
+    assert export_run(s, dest, eval_items=2) == 0
+    assert json.loads(W.read_builtin_meta(dest)["oldfilm.config"])["chroma_gain"] == 1.25
+    card = dest.with_suffix(".md").read_text()
+    assert "weight average of fine-tunes" in card and "weight 0.750" in card and "× 1.25" in card
+
+    # refused: an existing run as --out, a weight that is not positive, a generator of another size
+    assert _train(["--soup", str(runs[0]), str(runs[1]), "--out", str(s)]) != 0
+    assert "already holds a run" in capsys.readouterr().err
+    assert _train(["--soup", f"{runs[0]}:0", "--out", str(tmp_path / "s2")]) != 0
+    assert "positive weight" in capsys.readouterr().err
+    other = tmp_path / "other.safetensors"
+    W.save_builtin(build_generator(resolve_gen_config("default")), "deoldify-unet", resolve_gen_config("default"), other)
+    assert _train(["--soup", str(runs[0]), str(other), "--out", str(tmp_path / "s3")]) != 0
+    assert "config differs" in capsys.readouterr().err
+
+
 def test_resume_can_change_the_time_budget(photo_dir, tmp_path, capsys):
     out = tmp_path / "run"
     common = ["--out", str(out), "--no-progress", "--threads", "1"]

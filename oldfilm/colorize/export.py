@@ -87,7 +87,26 @@ def _run_name(cfg: dict) -> str:
         return str(out)
 
 
-def _card(full_cfg: dict, cfg: dict, st: dict, fig: dict, sha: str, size_mb: float, n_params: int, dest: Path) -> str:
+def _soup_lines(recipe: dict) -> list[str]:
+    """The card's account of a weight average (oldfilm.colorize.soup_run) instead of a schedule."""
+    lines = ["## Recipe: a weight average of fine-tunes (`oldfilm train colorizer --soup`)",
+             ("The weighted mean of these generators' weights (spectral norms refreshed; oldfilm.colorize.soup), "
+              f"output chroma × {recipe['chroma_gain']:g}:")]
+    for ing in recipe["ingredients"]:
+        if ing["kind"] == "run":
+            what = (f"{ing['iters_done']['gen']} iterations, {ing['hours']:.2f} h, {ing['size']} px crops, batch "
+                    f"{ing['batch_size']}, lr_max {ing['lr_gen']}, loss `{ing['feature_loss']}`, shift term "
+                    f"{ing['shift_consistency']:g}, seed {ing['seed']}"
+                    + (f", fine-tuned from `{Path(*Path(ing['init_gen']).parts[-2:])}`" if ing.get("init_gen") else ""))
+        else:
+            what = f"exported checkpoint (its recorded run: iterations {ing.get('iters', '?')}, {ing.get('hours', '?')} h)"
+        lines.append(f"- weight {ing['weight']:.3f}: `{Path(*Path(ing['source']).parts[-2:])}` (sha256 "
+                     f"`{ing['sha256'][:16]}…`): {what};")
+    return lines
+
+
+def _card(full_cfg: dict, cfg: dict, st: dict, fig: dict, sha: str, size_mb: float, n_params: int, dest: Path,
+          soup_recipe: dict | None = None) -> str:
     from ..evaluate import format_table
 
     m = fig["photos"]["methods"]
@@ -126,19 +145,21 @@ def _card(full_cfg: dict, cfg: dict, st: dict, fig: dict, sha: str, size_mb: flo
         "DeOldify and BOPBTL weights (trained on ImageNet / Pascal VOC), treat this checkpoint as",
         "**research-only**.",
         "",
-        "## Schedule (NoGAN, colorize-spec §6 scaled to a CPU budget)",
-        f"- generator pretraining: {of('gen', 0, 'iters_gen')}, "
-        f"{cfg['size']} px crops, batch {cfg['batch_size']}, one-cycle lr_max {cfg['lr_gen']}, "
-        f"loss `{cfg['feature_loss']}` (docs/feature-loss.md)"
-        + (f", fine-tuned from `{Path(*Path(cfg['init_gen']).parts[-2:])}`" if cfg.get("init_gen") else "") + ";",
-        f"- critic pretraining: {of('crit', 1, 'iters_crit')} "
-        f"(patch critic nf {cfg['critic_nf']}, generated vs real, lr {cfg['lr_crit']});",
-        f"- GAN: {of('gan', 2, 'iters_gan')}, AdaptiveGANSwitcher "
-        f"(critic_thresh {cfg['critic_thresh']}), weights_gen {tuple(cfg['weights_gen'])}, lr {cfg['lr_gan']} (critic ×5);",
-        f"- run state at export: phase `{st['phase']}`"
-        + ("" if st["phase"] == "done" else " (**interim export of a run still in progress**)")
-        + f"; {hours:.2f} hours of training.",
-        f"- hardware: {'; '.join(st.get('hardware', []))} (shared by other jobs: wall time overstates the compute).",
+        *(_soup_lines(soup_recipe) if soup_recipe else [
+            "## Schedule (NoGAN, colorize-spec §6 scaled to a CPU budget)",
+            f"- generator pretraining: {of('gen', 0, 'iters_gen')}, "
+            f"{cfg['size']} px crops, batch {cfg['batch_size']}, one-cycle lr_max {cfg['lr_gen']}, "
+            f"loss `{cfg['feature_loss']}` (docs/feature-loss.md)"
+            + (f", fine-tuned from `{Path(*Path(cfg['init_gen']).parts[-2:])}`" if cfg.get("init_gen") else "") + ";",
+            f"- critic pretraining: {of('crit', 1, 'iters_crit')} "
+            f"(patch critic nf {cfg['critic_nf']}, generated vs real, lr {cfg['lr_crit']});",
+            f"- GAN: {of('gan', 2, 'iters_gan')}, AdaptiveGANSwitcher "
+            f"(critic_thresh {cfg['critic_thresh']}), weights_gen {tuple(cfg['weights_gen'])}, lr {cfg['lr_gan']} (critic ×5);",
+            f"- run state at export: phase `{st['phase']}`"
+            + ("" if st["phase"] == "done" else " (**interim export of a run still in progress**)")
+            + f"; {hours:.2f} hours of training.",
+            f"- hardware: {'; '.join(st.get('hardware', []))} (shared by other jobs: wall time overstates the compute).",
+        ]),
         "",
         f"## Quality on the held-out split ({fig['photos']['images']} photos sampled by content hash from all "
         f"folders, render factor {QUALITY_RF})",
@@ -193,7 +214,8 @@ def export_run(run: Path, dest: Path | None = None, eval_items: int = 60, docs: 
     from PIL import Image
 
     Image.fromarray(report_sheet(fig["photos"], cell=160)).save(docs / SHEET_NAME, quality=88)
-    card = _card(full, cfg, st, fig, sha, size_mb, count_parameters(net), dest)
+    recipe = json.loads((run / "soup.json").read_text()) if (run / "soup.json").is_file() else None
+    card = _card(full, cfg, st, fig, sha, size_mb, count_parameters(net), dest, recipe)
     dest.with_suffix(".md").write_text(card)
     (docs / FIGURES_DOC).write_text(
         "# Quality of the shipped default colorizer\n\n"

@@ -16,7 +16,11 @@ Config keys (a JSON-able dict; stored in our safetensors metadata, so they never
 * ``wide_base``: int, 512 in DeOldify (wide only);
 * ``middle_mult``: int, the bottleneck's widening (2 in DeOldify);
 * ``self_attention``: bool, SA at 1/8 resolution in the second decoder block;
-* ``n_classes``: 3.
+* ``n_classes``: 3;
+* ``chroma_gain``: float, 1 in DeOldify. Scales the output's chroma (OpenCV's YUV U and V, the
+  channels the colorizer keeps) by this factor, lightness unchanged: a model's calibrated
+  colourfulness, for weight averages whose colours come out muted (oldfilm.colorize.soup). A
+  fixed affine map of the output, with no weights, so the state_dict keys do not change.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ DEFAULT_CONFIG: dict = {
     "middle_mult": 2,
     "self_attention": True,
     "n_classes": 3,
+    "chroma_gain": 1.0,
 }
 ARTISTIC_CONFIG: dict = {**DEFAULT_CONFIG, "unet": "deep", "encoder": "resnet34", "nf_factor": 1.5}
 STABLE_CONFIG: dict = {**DEFAULT_CONFIG, "unet": "wide", "encoder": "resnet101", "nf_factor": 2}
@@ -49,6 +54,23 @@ LIGHT_CONFIG: dict = {
 }
 
 Y_RANGE = (-3.0, 3.0)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)     # the output's normalisation (oldfilm.colorize.render)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LUMA = (0.299, 0.587, 0.114)              # OpenCV's RGB2YUV Y (ITU-R 601)
+
+
+def chroma_gain_affine(gain: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A 3×3, b 3): y ↦ A y + b on ImageNet-normalised RGB that scales its U and V by ``gain``.
+
+    In RGB in [0, 1], rgb' = Y + gain·(rgb − Y) with Y = LUMA·rgb keeps Y and scales U = 0.492(B − Y)
+    and V = 0.877(R − Y) by ``gain``; conjugated by the normalisation rgb = std·y + mean."""
+    w = torch.tensor(LUMA, dtype=torch.float64)
+    m = gain * torch.eye(3, dtype=torch.float64) + (1 - gain) * torch.ones(3, 1, dtype=torch.float64) * w[None]
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float64)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64)
+    a = m * std[None] / std[:, None]
+    b = ((m - torch.eye(3, dtype=torch.float64)) @ mean) / std
+    return a.float(), b.float()
 
 
 def generator_config(config: dict) -> dict:
@@ -62,6 +84,8 @@ def generator_config(config: dict) -> dict:
     trunk_channels(full["encoder"])  # validates the name
     if float(full["nf_factor"]) <= 0 or int(full["middle_mult"]) < 1 or int(full["wide_base"]) < 8:
         raise ValueError("nf_factor must be > 0, middle_mult >= 1, wide_base >= 8")
+    if not 0 <= float(full["chroma_gain"]) <= 4:
+        raise ValueError(f"chroma_gain must be in [0, 4], not {full['chroma_gain']}")
     return full
 
 
@@ -122,6 +146,9 @@ class DeOldifyUnet(nn.Module):
         super().__init__()
         cfg = generator_config(config)
         self.config = cfg
+        # plain tensors, not buffers: the map follows from the config and adds no state_dict keys
+        gain = float(cfg["chroma_gain"])
+        self.chroma_gain = None if gain == 1.0 else chroma_gain_affine(gain)
         enc_ch, skip_chs = trunk_channels(cfg["encoder"])
         mid = enc_ch * int(cfg["middle_mult"])
         n_in = 3
@@ -167,7 +194,11 @@ class DeOldifyUnet(nn.Module):
         h = torch.cat([h, x], dim=1)
         h = self.layers[11](self.layers[10](h))
         lo, hi = Y_RANGE
-        return torch.sigmoid(h) * (hi - lo) + lo
+        y = torch.sigmoid(h) * (hi - lo) + lo
+        if self.chroma_gain is not None:
+            a, b = (t.to(y) for t in self.chroma_gain)
+            y = torch.einsum("ij,njhw->nihw", a, y) + b.view(1, 3, 1, 1)
+        return y
 
 
 def _batchnorm(nf: int) -> nn.BatchNorm2d:

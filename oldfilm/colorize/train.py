@@ -625,6 +625,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", metavar="RUN", help="export RUN's latest generator to checkpoints/ with its model card")
     p.add_argument("--export-to", metavar="FILE", help="export destination (default checkpoints/colorize-default.safetensors)")
     p.add_argument("--eval-items", type=int, default=60, help="held-out images scored by --export")
+    p.add_argument("--soup", nargs="+", metavar="ING[:W]",
+                   help="write to --out a run holding the weighted average of these fine-tunes of one generator "
+                        "(run folders or our .safetensors; weight 1 unless given); then --export it")
+    p.add_argument("--chroma-gain", type=float, default=1.0, metavar="G",
+                   help="with --soup: scale the soup's output chroma by G (its calibrated colourfulness)")
 
 
 def _parse_caps(items: list[str]) -> dict[str, float]:
@@ -715,6 +720,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.out:
         raise OldfilmError("oldfilm train colorizer: --out DIR is required")
     out = Path(args.out)
+    if args.soup:
+        from .soup_run import parse_ingredient, write_soup_run
+
+        write_soup_run([parse_ingredient(t) for t in args.soup], out, args.chroma_gain)
+        print(f"wrote the soup run {out}; export it with: oldfilm train colorizer --export {out}")
+        return 0
     if args.resume:
         cfg = read_config(out)
         if args.threads:
