@@ -31,6 +31,7 @@ import colorize_render_factor as crf
 from oldfilm import metrics
 from oldfilm.colorize.generator import build_generator
 from oldfilm.colorize.soup import soup
+from oldfilm.colorize.soup_run import parse_ingredient
 from oldfilm.evaluate import grayscale, load_references
 
 
@@ -39,11 +40,7 @@ def parse_soup(text: str) -> tuple[str, list[tuple[str, float]]]:
     name, _, spec = text.partition("=")
     if not spec:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=ING:W[,ING:W...]")
-    parts = []
-    for item in spec.split(","):
-        ing, _, w = item.rpartition(":") if ":" in item else (item, "", "1")
-        parts.append((ing, float(w)))
-    return name, parts
+    return name, [(str(p), w) for p, w in map(parse_ingredient, spec.split(","))]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,8 @@ from oldfilm.nn.norm_conv import SpectralNormConv
 from oldfilm.nn.pixel_shuffle import PixelShuffleICNR
 from oldfilm.nn.resnet_encoder import SKIP_INDICES, resnet_trunk, trunk_channels
 
+from .render import IMAGENET_MEAN, IMAGENET_STD  # the output's normalisation
+
 ARCH_NAME = "deoldify-unet"
 
 DEFAULT_CONFIG: dict = {
@@ -54,8 +56,6 @@ LIGHT_CONFIG: dict = {
 }
 
 Y_RANGE = (-3.0, 3.0)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)     # the output's normalisation (oldfilm.colorize.render)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 LUMA = (0.299, 0.587, 0.114)              # OpenCV's RGB2YUV Y (ITU-R 601)
 
 

@@ -8,7 +8,6 @@ place of a training schedule. No fastai here.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -34,14 +33,6 @@ def parse_ingredient(text: str) -> tuple[Path, float]:
     return Path(path), weight
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
     """(state_dict, generator config, facts for the recipe) of one ingredient."""
     from .export import _run_info, load_run_generator
@@ -49,7 +40,7 @@ def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
     if path.is_dir():
         cfg, st = _run_info(path)
         net, full = load_run_generator(path)
-        facts = {"kind": "run", "source": str(path), "sha256": _sha256(path / "generator.pt"),
+        facts = {"kind": "run", "source": str(path), "sha256": W.sha256_file(path / "generator.pt"),
                  "iters_done": st["iters_done"], "hours": round(sum(st["seconds"].values()) / 3600, 3),
                  "size": cfg["size"], "batch_size": cfg["batch_size"], "feature_loss": cfg["feature_loss"],
                  "shift_consistency": cfg.get("shift_consistency", 0.0), "lr_gen": cfg["lr_gen"],
@@ -61,7 +52,7 @@ def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
             raise OldfilmError(f"--soup {path}: not a colorizer checkpoint (architecture {meta.get('oldfilm.arch')!r})")
         full = generator_config(json.loads(meta["oldfilm.config"]))
         net = W.load_builtin(path).float()
-        facts = {"kind": "checkpoint", "source": str(path), "sha256": _sha256(path),
+        facts = {"kind": "checkpoint", "source": str(path), "sha256": W.sha256_file(path),
                  **{k: meta[f"oldfilm.{k}"] for k in ("iters", "hours", "feature_loss") if f"oldfilm.{k}" in meta}}
         return net.state_dict(), full, facts
     raise OldfilmError(f"--soup {path}: neither a colorizer training run folder nor a .safetensors checkpoint")
