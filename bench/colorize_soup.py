@@ -68,11 +68,17 @@ def main(argv: list[str] | None = None) -> int:
         refs = load_references([crf.PHOTOS], max_side=384, holdout=5)
     out: dict = {"set": args.set, "pan": args.pan, "soups": {}}
     config = crf.generator(None).config
+    if not args.pan:
+        cf_gt = float(np.mean([metrics.colourfulness(t) for _, t in refs]))
     for name, parts in args.soup:
         row: dict = {"ingredients": parts}
         t0 = time.perf_counter()
+        # averaged (and its spectral norms refreshed) once; each gain only rebuilds the output map
+        mixed = soup(build_generator(config), [state(i) for i, _ in parts], [w for _, w in parts]).state_dict()
         for a in args.gains:
-            net = soup(build_generator({**config, "chroma_gain": a}), [state(i) for i, _ in parts], [w for _, w in parts])
+            net = build_generator({**config, "chroma_gain": a})
+            net.load_state_dict(mixed)
+            net.eval()
             if args.pan:
                 from oldfilm.evaluate import evaluate_colorize
 
@@ -80,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
                                                     baselines=False)["temporal"]["ours"]["flicker_ab"] for p in args.pan}
                 print(f"{name:24s} gain {a:g}: F_ab " + "  ".join(f"{row[str(a)][p]:.3f}" for p in args.pan), flush=True)
                 continue
-            cf_gt = float(np.mean([metrics.colourfulness(t) for _, t in refs]))
             outs = [crf.colorize(net, grayscale(rgb), 21, False) for _, rgb in refs]
             row[str(a)] = {"deltaE00": float(np.mean([metrics.mean_ciede2000(o, t) for o, (_, t) in zip(outs, refs)])),
                            "cf_ratio": float(np.mean([metrics.colourfulness(o) for o in outs])) / cf_gt}
