@@ -22,11 +22,11 @@ is 53.8 MB (2026-11-27), so the run is prepared here:
 
 2. On the device, one ``run`` call with ``carry=["gpu_restore_kit"]`` and ``timeout_s`` about 600:
 
-       PYTHONPATH=$PWD PYTHONUNBUFFERED=1 python3 bench/gpu_restoration.py device scratch --minutes 8 --out $OUT -- --init-from checkpoints/scratch-default.safetensors --config '{"in_channels": 1, "out_channels": 1, "depth": 5, "conv_num": 1, "wf": 4}' --iters 20000 --lr 1e-4 --crop 256 --batch 16 --seed 7
+       PYTHONPATH=$PWD PYTHONUNBUFFERED=1 python3 bench/gpu_restoration.py device scratch --minutes 8 --out $OUT -- --init-from checkpoints/scratch-default.safetensors --config '{"in_channels": 1, "out_channels": 1, "depth": 5, "conv_num": 1, "wf": 4}' --iters 20000 --lr 5e-5 --crop 256 --batch 16 --seed 7
 
-   (the shipped wf 3 detector widened to wf 4, the largest width within issue 7's 2 fps budget. On
-   the CPU neither wf 4 nor any change to wf 3 moved whole photos, so this run tests an order of
-   magnitude more crops; docs/training-restore.md §24)
+   (the shipped detector is wf 4, the largest width within issue 7's 2 fps budget, trained on 48,000
+   CPU crops. From 24,000 to 48,000 crops it gained on whole photos where wf 3 had not moved, so
+   this run tests an order of magnitude more; docs/training-restore.md §24, §25)
 
    runs ``oldfilm train scratch`` (or ``restorer``) on the kit with the arguments after ``--``,
    plus ``--workers 14 --device cuda --val-fraction 0 --max-minutes M``: 14 processes make the

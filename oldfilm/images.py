@@ -72,7 +72,10 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
             if orientation != 1:
                 exif[_EXIF_ORIENTATION] = 1
             exif_bytes = exif.tobytes() if len(exif) else None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except UnidentifiedImageError:
+        # Pillow's own text names an anonymous BytesIO at a memory address; the first bytes say more.
+        raise BadInputError(p, f"not an image in a format we read (starts with {data[:8]!r})") from None
+    except (OSError, SyntaxError, ValueError) as e:
         raise BadInputError(p, f"not an image Pillow can read ({e})") from None
     a = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if a is None:
