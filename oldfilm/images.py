@@ -74,7 +74,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
             exif_bytes = exif.tobytes() if len(exif) else None
     except UnidentifiedImageError:
         # Pillow's own text names an anonymous BytesIO at a memory address; the first bytes say more.
-        raise BadInputError(p, f"not an image in a format we read (starts with {data[:8]!r})") from None
+        raise BadInputError(p, f"not an image Pillow can identify (first bytes {data[:8]!r})") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise BadInputError(p, f"not an image Pillow can read ({e})") from None
     a = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
