@@ -311,19 +311,17 @@ class Pipeline:
 
 
 def _photo_is_colour(rgb: np.ndarray) -> bool:
-    """uint8/uint16 RGB HxWx3 or gray HxW: more than one hue (``oldfilm info``'s test)."""
+    """uint8/uint16 RGB HxWx3 or gray HxW: not black-and-white or toned (``oldfilm info``'s test)."""
     from .images import to_uint8
-    from .video.info import BW_THRESHOLD, colour_score
+    from .monochrome import is_monochrome
 
-    if rgb.ndim == 2:
-        return False
-    rgb8 = rgb if rgb.dtype == np.uint8 else to_uint8(rgb)
-    return colour_score(rgb8) >= BW_THRESHOLD
+    return is_monochrome([rgb if rgb.dtype == np.uint8 else to_uint8(rgb)]) is False
 
 
 def _video_is_colour(src: Path) -> bool:
     """~10 frames spread over the file, as ``oldfilm info`` samples them; unknown counts as not colour."""
-    from .video.info import is_bw_frames, sample_frames
+    from .monochrome import is_monochrome
+    from .video.info import sample_frames
     from .video.probe import probe
 
-    return is_bw_frames(sample_frames(probe(src))) is False
+    return is_monochrome(sample_frames(probe(src))) is False

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from oldfilm.video.info import colour_score, describe, format_info, is_bw_frames
+from oldfilm.monochrome import is_monochrome
+from oldfilm.video.info import describe, format_info
 
 from video_clips import VFR_PTS, make_clip, pattern
 
@@ -14,12 +15,9 @@ def toned(i: int, w: int, h: int, tint=(1.0, 1.0, 1.0)) -> np.ndarray:
     return np.clip(g * np.array(tint) * 255, 0, 255).astype(np.uint8)
 
 
-def test_colour_score_separates_grey_toned_and_colour():
+def test_the_test_clips_are_judged_as_the_info_tests_expect():
     grey, sepia = toned(3, 64, 48), toned(3, 64, 48, (1.0, 0.86, 0.67))
-    assert colour_score(grey) < 1 and colour_score(sepia) < 1
-    assert colour_score(pattern(3, 64, 48)) > 20
-    assert is_bw_frames([grey, sepia]) and not is_bw_frames([pattern(i, 64, 48) for i in range(3)])
-    assert is_bw_frames([]) is None
+    assert is_monochrome([grey, sepia]) and not is_monochrome([pattern(i, 64, 48) for i in range(3)])
 
 
 def test_describe_video(tmp_path):

@@ -1,10 +1,8 @@
 """`oldfilm info FILE`: what a video or photo holds, and whether it is black-and-white.
 
 Black-and-white test: ~10 frames spread over the file are decoded (seeking, so a long reel costs
-the same as a short one) and their chroma is measured in YUV. Monochrome film is often tinted
-(sepia, selenium, blue toning), so the test is not "no chroma" but "one hue": the 99th percentile
-of each pixel's chroma away from the frame's dominant hue axis. Grey and toned frames score < 1,
-colour photos and film 6 or more (measured on the fixtures; see tests/test_video_info.py).
+the same as a short one) and judged by oldfilm.monochrome: grey, sepia, toned and dye-tinted
+frames are black-and-white; a frame with a colour that does not follow its luminance is colour.
 """
 from __future__ import annotations
 
@@ -14,32 +12,10 @@ import av
 import numpy as np
 
 from ..errors import BadInputError
+from ..monochrome import is_monochrome
 from .probe import VideoInfo, is_video, probe
 
-BW_THRESHOLD = 4.0   # 8-bit chroma codes off the dominant hue axis (99th percentile)
 SAMPLES = 10
-
-
-def colour_score(rgb: np.ndarray) -> float:
-    """How far uint8 RGB HxWx3 is from one-hue (grey or toned) in 8-bit chroma codes:
-    the 99th percentile of |chroma x dominant hue direction|. BT.601 weights: the matrix hardly
-    matters for this decision."""
-    x = rgb[::2, ::2].astype(np.float32)          # every other pixel: plenty for a percentile
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    u = 0.564 * (b - y)
-    v = 0.713 * (r - y)
-    mu, mv = float(u.mean()), float(v.mean())
-    norm = float(np.hypot(mu, mv))
-    off_axis = np.abs(u * mv - v * mu) / norm if norm > 1.0 else np.hypot(u, v)
-    return float(np.percentile(off_axis, 99))
-
-
-def is_bw_frames(frames: list[np.ndarray]) -> bool | None:
-    """True when the median frame is one-hue (black-and-white, sepia or toned)."""
-    if not frames:
-        return None
-    return float(np.median([colour_score(f) for f in frames])) < BW_THRESHOLD
 
 
 def sample_frames(info: VideoInfo, count: int = SAMPLES, max_side: int = 320) -> list[np.ndarray]:
@@ -73,17 +49,16 @@ def describe(path: str | Path) -> dict:
         from ..images import read_image, to_uint8
 
         rgb, meta = read_image(p)
-        small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)]
-        small8 = to_uint8(small) if small.dtype == np.uint16 else small
+        rgb8 = to_uint8(rgb) if rgb.dtype == np.uint16 else rgb
         return {
             "path": str(p), "kind": "image", "format": meta.format, "width": rgb.shape[1],
             "height": rgb.shape[0], "bit_depth": meta.bit_depth, "mode": meta.mode,
             "exif_orientation": meta.orientation, "icc_profile": meta.icc is not None,
-            "black_and_white": is_bw_frames([small8]),
+            "black_and_white": is_monochrome([rgb8]),
         }
     info = probe(p)
     try:
-        bw = is_bw_frames(sample_frames(info))
+        bw = is_monochrome(sample_frames(info))
     except av.FFmpegError as e:
         raise BadInputError(p, f"cannot decode frames ({e})") from None
     return {
