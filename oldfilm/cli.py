@@ -63,6 +63,9 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
                    help="10 keeps 10-bit sources 10-bit (default 8)")
     g.add_argument("--segment-seconds", type=positive_float, default=30.0, metavar="S",
                    help="resumable video segments of about S seconds, cut at keyframes (default 30)")
+    g.add_argument("--every-frame", action="store_true",
+                   help="run the stages on every video frame; by default a frame that repeats the previous one "
+                        "up to codec noise (film transferred with doubled frames) reuses its output")
     g = p.add_argument_group("compute")
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
     g.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
@@ -162,7 +165,8 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
                           keyframe_every=args.face_keyframes),
         colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor,
                                  recolor=args.recolor, saturation=args.saturation, color_maps=tuple(args.color_maps)),
-        run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads),
+        run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads,
+                       reuse_repeats=not args.every_frame),
         encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth),
     )
 

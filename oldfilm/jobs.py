@@ -334,6 +334,9 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
                 bars.write(f"skipped: {rec.reason}: {rec.output or rec.input}{hint}", human)
             else:
                 extra = f", {rec.frames} frames, {rec.fps:.1f} fps" if rec.frames > 1 else ""
+                repeats = (rec.stages or {}).get("repeated_frames")
+                if repeats:
+                    extra += f", {repeats} repeated frames reused"
                 bars.write(f"done: {rec.input} -> {rec.output} ({rec.seconds:.1f} s{extra})", human)
             for w in rec.warnings or []:
                 bars.write(f"warning: {rec.input}: {w}", err)

@@ -91,6 +91,7 @@ class RunOptions:
     precision: str = "auto"              # auto|fp32|bf16|fp16
     batch_size: int = 4
     threads: int | None = None           # torch intra-op threads; None = torch default
+    reuse_repeats: bool = True           # a video frame repeating the last processed one reuses its output
 
 
 @dataclass

@@ -296,7 +296,7 @@ class Pipeline:
             segment_seconds=segment_seconds, batch_size=self.options.run.batch_size,
             on_progress=on_progress or (lambda done, total: None),
             on_segment_start=chain.reset,             # segments are independent (landmark smoothing)
-            fingerprint_extra=self._fingerprint(chain),
+            fingerprint_extra=self._fingerprint(chain), reuse_repeats=self.options.run.reuse_repeats,
         )
         seconds = time.perf_counter() - t0
         shutil.rmtree(work, ignore_errors=True)
@@ -304,9 +304,12 @@ class Pipeline:
         for w in chain.stage_warnings:
             if w not in warnings:
                 warnings.append(w)
+        report = chain.job_report()
+        if res.repeated_frames:
+            report["repeated_frames"] = res.repeated_frames
         return RunResult(
             output=Path(res.output), frames=int(res.frames), seconds=seconds, warnings=warnings,
-            report=chain.job_report(), stages=chain.active,
+            report=report, stages=chain.active,
         )
 
 

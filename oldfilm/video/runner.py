@@ -30,6 +30,7 @@ from .decode import DecodedFrame, decode_frames, stored
 from .encode import SegmentEncoder, segment_suffix
 from .mux import cannot_hold, format_for, is_copied, join
 from .probe import VideoInfo, probe
+from .repeats import repeats
 from .segments import SegmentState, fingerprint, plan_segments, segment_file
 
 _END = ("end-of-stream",)
@@ -44,6 +45,7 @@ class VideoResult:
     output: Path = Path()            # the path written: dst, or dst with .mkv when the container changed
     container_changed: bool = False
     resumed_segments: int = 0        # segments reused from an earlier interrupted run
+    repeated_frames: int = 0         # frames of this call that repeated a processed one and reused its output
 
 
 class _Pipe:
@@ -83,16 +85,19 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
                   encode: EncodeOptions, work_dir: Path, *, segment_seconds: float = 30.0,
                   batch_size: int = 4, on_progress: Callable[[int, int | None], None] | None = None,
                   on_segment_start: Callable[[], None] | None = None, queue_size: int = 8,
-                  fingerprint_extra: str = "") -> VideoResult:
+                  fingerprint_extra: str = "", reuse_repeats: bool = True) -> VideoResult:
     """Run `stage` over every frame of `src` and write `dst` (or dst.mkv, see VideoResult.output).
 
     The stage sees uint8 RGB HxWx3 frames, upright, in batches of up to batch_size consecutive
     frames that never span two segments; on_segment_start() is called before each segment's first
     batch. `fingerprint_extra` (e.g. model names) is part of the resume fingerprint, so changing
-    the stage invalidates old segments."""
+    the stage invalidates old segments. With `reuse_repeats`, a frame that repeats the last frame
+    the stage ran on (video/repeats.py) is not given to the stage: it gets that frame's output.
+    Segments stay independent: a segment's first frame always runs."""
     try:
         return _process_video(Path(src), Path(dst), stage, encode, Path(work_dir), segment_seconds,
-                              batch_size, on_progress, on_segment_start, queue_size, fingerprint_extra)
+                              batch_size, on_progress, on_segment_start, queue_size, fingerprint_extra,
+                              reuse_repeats)
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise OutputError(Path(dst), "disk full") from None
@@ -101,7 +106,7 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
 
 def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir: Path,
                    segment_seconds: float, batch_size: int, on_progress, on_segment_start,
-                   queue_size: int, fingerprint_extra: str) -> VideoResult:
+                   queue_size: int, fingerprint_extra: str, reuse_repeats: bool) -> VideoResult:
     t0 = time.monotonic()
     info = probe(src)
     warnings: list[str] = []
@@ -118,7 +123,7 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
     except OSError as e:
         raise OutputError(work_dir, f"cannot create the work folder: {e.strerror or e}") from None
     opts_fp = {"encode": _encode_options_dict(encode), "segment_seconds": segment_seconds,
-               "extra": fingerprint_extra}
+               "extra": fingerprint_extra, "reuse_repeats": reuse_repeats}
     state = SegmentState.load(work_dir, fingerprint(src, opts_fp))
     resumed = len(state.done)
     todo = [s for s in plan.segments if str(s.index) not in state.done]
@@ -126,11 +131,12 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
     if on_progress:
         on_progress(done_frames, plan.frame_count)
 
+    repeated = 0
     if todo:
         if info.interlaced and encode.deinterlace == "auto":
             warnings.append("interlaced source: deinterlaced with bwdif")
-        _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size, queue_size,
-                      on_progress, on_segment_start, done_frames)
+        repeated = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size, queue_size,
+                                 on_progress, on_segment_start, done_frames, reuse_repeats)
 
     missing = [s.index for s in plan.segments if str(s.index) not in state.done]
     if missing:   # the decoder ended early without an error: a truncated file
@@ -142,12 +148,14 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
     output, changed = _join_all(src, dst, info, plan, state, work_dir, warnings)
     shutil.rmtree(work_dir, ignore_errors=True)
     return VideoResult(frames=total, seconds=time.monotonic() - t0, warnings=warnings,
-                       output=output, container_changed=changed, resumed_segments=resumed)
+                       output=output, container_changed=changed, resumed_segments=resumed,
+                       repeated_frames=repeated)
 
 
 def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encode: EncodeOptions,
                   work_dir: Path, batch_size: int, queue_size: int, on_progress, on_segment_start,
-                  done_frames: int) -> None:
+                  done_frames: int, reuse_repeats: bool) -> int:
+    """Process the `todo` segments; returns how many frames reused a repeated frame's output."""
     pipe = _Pipe()
     decoded: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
     processed: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
@@ -224,23 +232,47 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
     enc_t.start()
     frames_done = done_frames
     batch: list[DecodedFrame] = []
+    # The last frame the stage ran on, as decoded (a copy: a stage may edit its input in place),
+    # and its output. Cleared at each segment start, so that segments stay independent.
+    key_in: np.ndarray | None = None
+    key_out: np.ndarray | None = None
+    repeated = 0
 
     def run_batch() -> None:
-        nonlocal frames_done
+        nonlocal frames_done, key_in, key_out, repeated
         if not batch:
             return
-        outs = stage([f.rgb for f in batch])
-        if len(outs) != len(batch):
-            raise RuntimeError(f"stage returned {len(outs)} frames for a batch of {len(batch)}")
-        for f, out in zip(batch, outs):
+        # source[i]: the index in `fresh` whose output frame i takes (-1: key_out, from before)
+        source: list[int] = []
+        fresh: list[DecodedFrame] = []
+        key = key_in
+        for f in batch:
+            if reuse_repeats and key is not None and repeats(f.rgb, key):
+                source.append(len(fresh) - 1)
+            else:
+                fresh.append(f)
+                source.append(len(fresh) - 1)
+                key = f.rgb
+        if fresh and reuse_repeats:
+            key_in = fresh[-1].rgb.copy()
+        outs = stage([f.rgb for f in fresh]) if fresh else []
+        if len(outs) != len(fresh):
+            raise RuntimeError(f"stage returned {len(outs)} frames for a batch of {len(fresh)}")
+        for f, out in zip(fresh, outs):
             if out.shape != f.rgb.shape or out.dtype != np.uint8:
                 raise RuntimeError(f"stage returned {out.dtype} {out.shape}, expected uint8 {f.rgb.shape}")
+        for f, k in zip(batch, source):
+            out = outs[k] if k >= 0 else key_out
+            if k < 0 or f is not fresh[k]:
+                repeated += 1
             if ten_bit_out:
                 # `before` is recomputed from the 16-bit frame: a stage may edit f.rgb in place.
                 out = apply_residual(f.rgb16, to_uint8(f.rgb16), out) if f.rgb16 is not None \
                     else out.astype(np.uint16) * 257
             if not pipe.put(processed, ("frame", f.pts, f.duration, stored(out, info.rotation))):
                 raise _Stopped
+        if outs:
+            key_out = outs[-1]
         frames_done += len(batch)
         batch.clear()
         if on_progress:
@@ -258,6 +290,7 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
                 if len(batch) >= batch_size:
                     run_batch()
             elif kind == "start":
+                key_in = key_out = None
                 if on_segment_start:
                     on_segment_start()
                 if not pipe.put(processed, item):
@@ -280,6 +313,7 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
         enc_t.join()
     if pipe.error is not None:
         raise pipe.error
+    return repeated
 
 
 def _get_plain(pipe: _Pipe, q: queue.Queue):
