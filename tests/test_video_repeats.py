@@ -14,7 +14,7 @@ from oldfilm.options import EncodeOptions
 from oldfilm.pipeline import Pipeline
 from oldfilm.stage import StageBase
 from oldfilm.video.probe import probe
-from oldfilm.video.repeats import repeats
+from oldfilm.video.repeats import repeats, reuse_plan
 from oldfilm.video.runner import process_video
 from oldfilm.video.segments import plan_segments
 
@@ -50,6 +50,14 @@ def test_repeats_accepts_codec_noise_and_refuses_any_change():
     assert not repeats(base[:-1], base)
     tiny = np.zeros((4, 4, 3), np.uint8)
     assert repeats(tiny, tiny.copy()) and not repeats(tiny + 50, tiny)
+
+
+def test_reuse_plan_runs_new_pictures_and_maps_every_repeat_to_its_key():
+    a, b = picture(0), picture(1)
+    assert reuse_plan([a, a.copy(), b, b.copy(), a], None) == ([0, 2, 4], [0, 0, 1, 1, 2])
+    assert reuse_plan([a, b], a.copy()) == ([1], [-1, 0])          # the key came from the last batch
+    assert reuse_plan([a, a], a) == ([], [-1, -1])
+    assert reuse_plan([], None) == ([], [])
 
 
 def lossless_clip(path: Path, frames: list[np.ndarray], gop: int = 6) -> Path:

@@ -35,3 +35,21 @@ def repeats(frame: np.ndarray, key: np.ndarray) -> bool:
     blocks = cv2.resize(diff.astype(np.float32), (w // BLOCK, h // BLOCK), interpolation=cv2.INTER_AREA)
     per_block = blocks.mean(axis=-1) if blocks.ndim == 3 else blocks
     return float(per_block.max()) <= REPEAT_BLOCK
+
+
+def reuse_plan(frames: list[np.ndarray], key: np.ndarray | None) -> tuple[list[int], list[int]]:
+    """Which frames of a batch must run, and whose output each one takes.
+
+    ``frames``: consecutive uint8 RGB HxWx3 frames; ``key``: the last frame the stages ran on
+    before them (None at a segment start, where the first frame always runs). Returns ``(fresh,
+    source)``: the indices of the frames to run, and for every frame the position in ``fresh``
+    whose output it takes (-1: the key's). Each frame is compared with the last frame that runs,
+    not with its predecessor, so a slow drift (a fade) is never frozen."""
+    fresh: list[int] = []
+    source: list[int] = []
+    for i, f in enumerate(frames):
+        if key is None or not repeats(f, key):
+            fresh.append(i)
+            key = f
+        source.append(len(fresh) - 1)
+    return fresh, source

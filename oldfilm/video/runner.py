@@ -30,7 +30,7 @@ from .decode import DecodedFrame, decode_frames, stored
 from .encode import SegmentEncoder, segment_suffix
 from .mux import cannot_hold, format_for, is_copied, join
 from .probe import VideoInfo, probe
-from .repeats import repeats
+from .repeats import reuse_plan
 from .segments import SegmentState, fingerprint, plan_segments, segment_file
 
 _END = ("end-of-stream",)
@@ -242,29 +242,22 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
         nonlocal frames_done, key_in, key_out, repeated
         if not batch:
             return
-        # source[i]: the index in `fresh` whose output frame i takes (-1: key_out, from before)
-        source: list[int] = []
-        fresh: list[DecodedFrame] = []
-        key = key_in
-        for f in batch:
-            if reuse_repeats and key is not None and repeats(f.rgb, key):
-                source.append(len(fresh) - 1)
-            else:
-                fresh.append(f)
-                source.append(len(fresh) - 1)
-                key = f.rgb
-        if fresh and reuse_repeats:
-            key_in = fresh[-1].rgb.copy()
+        if reuse_repeats:
+            picks, source = reuse_plan([f.rgb for f in batch], key_in)
+            fresh = [batch[i] for i in picks]
+            if fresh:
+                key_in = fresh[-1].rgb.copy()
+        else:
+            fresh, source = list(batch), list(range(len(batch)))
         outs = stage([f.rgb for f in fresh]) if fresh else []
         if len(outs) != len(fresh):
             raise RuntimeError(f"stage returned {len(outs)} frames for a batch of {len(fresh)}")
         for f, out in zip(fresh, outs):
             if out.shape != f.rgb.shape or out.dtype != np.uint8:
                 raise RuntimeError(f"stage returned {out.dtype} {out.shape}, expected uint8 {f.rgb.shape}")
+        repeated += len(batch) - len(fresh)
         for f, k in zip(batch, source):
             out = outs[k] if k >= 0 else key_out
-            if k < 0 or f is not fresh[k]:
-                repeated += 1
             if ten_bit_out:
                 # `before` is recomputed from the 16-bit frame: a stage may edit f.rgb in place.
                 out = apply_residual(f.rgb16, to_uint8(f.rgb16), out) if f.rgb16 is not None \
