@@ -63,15 +63,15 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
                    help="10 keeps 10-bit sources 10-bit (default 8)")
     g.add_argument("--segment-seconds", type=positive_float, default=30.0, metavar="S",
                    help="resumable video segments of about S seconds, cut at keyframes (default 30)")
-    g.add_argument("--every-frame", action="store_true",
-                   help="run the stages on every video frame; by default a frame that repeats the previous one "
-                        "up to codec noise (film transferred with doubled frames) reuses its output")
     g = p.add_argument_group("compute")
     g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default auto")
     g.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
                    help="auto: bf16 on CPUs with native bf16, fp16 on CUDA, where measured safe")
     g.add_argument("--batch-size", type=positive_int, default=4, metavar="N", help="frames per batch (default 4)")
     g.add_argument("--threads", type=positive_int, default=None, metavar="N", help="CPU threads for torch")
+    g.add_argument("--every-frame", action="store_true",
+                   help="run the stages on every video frame; by default a frame that repeats the previous one "
+                        "up to codec noise (film transferred with doubled frames) reuses its output")
 
 
 def _add_colorize_arguments(p: argparse.ArgumentParser) -> None:
