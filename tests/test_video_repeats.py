@@ -177,3 +177,13 @@ def test_pipeline_reports_the_repeats_and_every_frame_runs_them_all(tmp_path):
     stage = Counting()
     res = Pipeline(opts, stages=[stage]).run_video(src, tmp_path / "b.mkv")
     assert stage.frames == 8 and "repeated_frames" not in res.report
+
+
+def test_info_reports_the_share_of_repeats_and_the_pictures_a_second(tmp_path):
+    from oldfilm.video.info import describe, format_info
+
+    doubled = describe(lossless_clip(tmp_path / "doubled.mkv", [picture(i // 2) for i in range(24)]))
+    assert doubled["repeated_share"] == 0.5                        # 12 pictures in 24 frames
+    assert "50% of sampled frames repeat the one before: about 12.0 pictures a second" in format_info(doubled)
+    every = describe(lossless_clip(tmp_path / "every.mkv", [picture(i) for i in range(24)]))
+    assert every["repeated_share"] == 0 and "repeats    none" in format_info(every)
