@@ -5,7 +5,8 @@
 2. Time: the README's main job (`oldfilm restore CLIP --colorize`, the bundled defaults) with
    repeats reused (the default) and with `--every-frame`, alternated `--repeats` times in one run,
    wall seconds each; then the two outputs compared frame by frame (PSNR in dB; frames that are
-   the same picture come out the same either way except for codec noise).
+   the same picture come out the same either way except for codec noise), and the flicker index
+   (metrics.md: mean frame-to-frame jump of the Lab frame means) of each output.
 
     .venv/bin/python bench/bench_repeats.py --repeats 2 --threads 2
 """
@@ -24,6 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from oldfilm.metrics.temporal import flicker_index  # noqa: E402
 from oldfilm.options import ColorizeOptions, EncodeOptions, PipelineOptions, RunOptions  # noqa: E402
 from oldfilm.pipeline import Pipeline  # noqa: E402
 from oldfilm.stage import IdentityStage  # noqa: E402
@@ -77,6 +79,7 @@ def main() -> None:
         a, b = frames_of(outs["reuse"]), frames_of(outs["every"])
         p = np.array([psnr(x, y) for x, y in zip(a, b)])
         finite = p[np.isfinite(p)]
+        flicker = {mode: flicker_index(frames) for mode, frames in (("reuse", a), ("every_frame", b))}
         result["timed"] = {
             "clip": args.clip.name, "job": "restore --colorize (bundled defaults)", "threads": args.threads,
             "seconds_reuse": [round(t, 1) for t in times["reuse"]],
@@ -85,6 +88,7 @@ def main() -> None:
             "psnr_reuse_vs_every_frame_db": {"min": round(float(finite.min()), 2) if finite.size else None,
                                              "median": round(float(np.median(finite)), 2) if finite.size else None,
                                              "identical_frames": int((~np.isfinite(p)).sum())},
+            "flicker_index": {mode: {"L": round(f.L, 4), "ab": round(f.ab, 4)} for mode, f in flicker.items()},
         }
         print(json.dumps(result["timed"], indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
