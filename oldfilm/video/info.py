@@ -30,26 +30,38 @@ def _decoded_size(info: VideoInfo, max_side: int) -> tuple[int, int]:
     return max(2, int(info.coded_width * scale) // 2 * 2), max(2, int(info.coded_height * scale) // 2 * 2)
 
 
-def sample_frames(info: VideoInfo, count: int = SAMPLES, max_side: int = 320) -> list[np.ndarray]:
-    """Up to `count` uint8 RGB frames spread evenly over the video, downscaled (cheap)."""
-    frames: list[np.ndarray] = []
+def _decode_runs(info: VideoInfo, positions: list[float | None], length: int,
+                 max_side: int) -> list[list[np.ndarray]]:
+    """For each position (a fraction of the duration; None: the first frame), up to `length`
+    consecutive uint8 RGB frames from there, downscaled to at most `max_side`. Seeks, so a long
+    reel costs the same as a short one; a position that cannot be decoded gives what it got."""
+    runs: list[list[np.ndarray]] = []
     with av.open(str(info.path), metadata_errors="ignore") as c:
         vs = c.streams[info.video_index]
         vs.thread_type = "AUTO"
-        duration = info.duration or 0.0
         w, h = _decoded_size(info, max_side)
         start = float(vs.start_time * vs.time_base) if vs.start_time is not None else 0.0
-        targets = [start + duration * (i + 0.5) / count for i in range(count)] if duration else [start]
-        for t in targets:
+        for pos in positions:
+            t = None if pos is None else start + (info.duration or 0.0) * pos
+            run: list[np.ndarray] = []
             try:
-                c.seek(int(t / vs.time_base), stream=vs, backward=True)
+                if t is not None:
+                    c.seek(int(t / vs.time_base), stream=vs, backward=True)
                 for f in c.decode(vs):
-                    if f.pts is None or f.pts * vs.time_base >= t - 1e-6 or duration == 0:
-                        frames.append(f.to_ndarray(format="rgb24", width=w, height=h))
-                        break
+                    if t is None or f.pts is None or f.pts * vs.time_base >= t - 1e-6:
+                        run.append(f.to_ndarray(format="rgb24", width=w, height=h))
+                        if len(run) >= length:
+                            break
             except av.FFmpegError:
-                continue
-    return frames
+                pass
+            runs.append(run)
+    return runs
+
+
+def sample_frames(info: VideoInfo, count: int = SAMPLES, max_side: int = 320) -> list[np.ndarray]:
+    """Up to `count` uint8 RGB frames spread evenly over the video, downscaled (cheap)."""
+    positions = [(i + 0.5) / count for i in range(count)] if info.duration else [None]
+    return [run[0] for run in _decode_runs(info, positions, 1, max_side) if run]
 
 
 def repeat_share(info: VideoInfo, windows: int = REPEAT_WINDOWS, seconds: float = REPEAT_SECONDS,
@@ -58,30 +70,9 @@ def repeat_share(info: VideoInfo, windows: int = REPEAT_WINDOWS, seconds: float 
     consecutive frames spread through the video (one run from the start for a short clip).
     None when fewer than two frames could be decoded."""
     fps = float(info.fps or info.base_fps or 0) or 24.0
-    n = max(2, round(seconds * fps))
-    duration = info.duration or 0.0
-    short = duration < windows * seconds * 1.5
-    runs: list[list[np.ndarray]] = []
-    with av.open(str(info.path), metadata_errors="ignore") as c:
-        vs = c.streams[info.video_index]
-        vs.thread_type = "AUTO"
-        w, h = _decoded_size(info, max_side)
-        start = float(vs.start_time * vs.time_base) if vs.start_time is not None else 0.0
-        targets = [None] if short else [start + duration * (i + 1) / (windows + 1) for i in range(windows)]
-        for t in targets:
-            run: list[np.ndarray] = []
-            try:
-                if t is not None:
-                    c.seek(int(t / vs.time_base), stream=vs, backward=True)
-                for f in c.decode(vs):
-                    if t is None or f.pts is None or f.pts * vs.time_base >= t - 1e-6:
-                        run.append(f.to_ndarray(format="rgb24", width=w, height=h))
-                        if len(run) >= n:
-                            break
-            except av.FFmpegError:
-                pass
-            if len(run) >= 2:
-                runs.append(run)
+    short = (info.duration or 0.0) < windows * seconds * 1.5
+    positions = [None] if short else [(i + 1) / (windows + 1) for i in range(windows)]
+    runs = [r for r in _decode_runs(info, positions, max(2, round(seconds * fps)), max_side) if len(r) >= 2]
     if not runs:
         return None
     repeated = sum(len(r) - len(reuse_plan(r, None)[0]) for r in runs)
