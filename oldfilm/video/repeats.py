@@ -2,9 +2,9 @@
 
 Film shot at 16-20 fps and transferred at 24, 25 or 30 fps holds each of its frames two or three
 times over (in the bundled silent-era clip 65 of 241 frames are found to repeat). The encoder
-stores a repeat with a little noise, so a repeat is not byte-equal. The runner gives a repeat the output of the frame it
-repeats instead of running the stages again: the same picture gets the same restoration and
-colours, and the time is saved.
+stores a repeat with a little noise, so a repeat is not byte-equal. The runner gives a repeat the
+output of the frame it repeats instead of running the stages again: the same picture gets the
+same restoration and colours, and the time is saved.
 
 A repeat must differ from its key frame by codec noise only: a small mean difference over the
 frame, and no 8x8 block whose mean difference shows a change. A moving object, however small,
