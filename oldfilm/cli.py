@@ -56,6 +56,10 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON summary line per job on stdout")
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.<ext>: before | after")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-file lines; errors still print")
+    p.add_argument("--deflicker", action="store_true",
+                   help="video: take out exposure flicker (brightness jumping from frame to frame within a shot) "
+                        "before the other stages; cuts, fades and lasting changes of light are kept; one extra "
+                        "decoding pass")
     g = p.add_argument_group("video encoding")
     g.add_argument("--codec", choices=CODECS, default="h264", help="video codec (default h264)")
     g.add_argument("--crf", type=int, default=17, help="quality for h264/h265, 0..51, lower is better (default 17)")
@@ -166,7 +170,7 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
         colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor,
                                  recolor=args.recolor, saturation=args.saturation, color_maps=tuple(args.color_maps)),
         run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads,
-                       reuse_repeats=not args.every_frame),
+                       reuse_repeats=not args.every_frame, deflicker=args.deflicker),
         encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth),
     )
 

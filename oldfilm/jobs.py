@@ -337,6 +337,9 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
                 repeats = (rec.stages or {}).get("repeated_frames")
                 if repeats:
                     extra += f", {repeats} repeated frames reused"
+                steadied = (rec.stages or {}).get("deflickered_frames")
+                if steadied is not None:
+                    extra += f", {steadied} frames deflickered"
                 bars.write(f"done: {rec.input} -> {rec.output} ({rec.seconds:.1f} s{extra})", human)
             for w in rec.warnings or []:
                 bars.write(f"warning: {rec.input}: {w}", err)
@@ -376,7 +379,8 @@ def _run_one(job: Job, pipeline, overwrite: bool, segment_seconds: float, compar
     if existing is not None and not overwrite:
         return JobRecord(str(job.src), str(existing), "skipped", reason="exists")
     if job.kind == "video":
-        res = pipeline.run_video(job.src, job.dst, segment_seconds=segment_seconds, on_progress=bars.frames)
+        res = pipeline.run_video(job.src, job.dst, segment_seconds=segment_seconds, on_progress=bars.frames,
+                                 on_scan=bars.scan)
     else:
         res = pipeline.run_photo(job.src, job.dst)
     if res.skipped:

@@ -92,6 +92,7 @@ class RunOptions:
     batch_size: int = 4
     threads: int | None = None           # torch intra-op threads; None = torch default
     reuse_repeats: bool = True           # a video frame repeating the last processed one reuses its output
+    deflicker: bool = False              # video: take out exposure flicker before the stages (video/deflicker.py)
 
 
 @dataclass

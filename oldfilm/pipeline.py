@@ -274,6 +274,7 @@ class Pipeline:
         segment_seconds: float = 30.0,
         on_progress: Callable[[int, int], None] | None = None,
         work_dir: Path | None = None,
+        on_scan: Callable[[int, int], None] | None = None,
     ) -> RunResult:
         """Decode ``src``, run the stages on batches, encode ``dst`` with the original audio.
 
@@ -297,6 +298,7 @@ class Pipeline:
             on_progress=on_progress or (lambda done, total: None),
             on_segment_start=chain.reset,             # segments are independent (landmark smoothing)
             fingerprint_extra=self._fingerprint(chain), reuse_repeats=self.options.run.reuse_repeats,
+            deflicker=self.options.run.deflicker, on_scan=on_scan,
         )
         seconds = time.perf_counter() - t0
         shutil.rmtree(work, ignore_errors=True)
@@ -307,6 +309,8 @@ class Pipeline:
         report = chain.job_report()
         if res.repeated_frames:
             report["repeated_frames"] = res.repeated_frames
+        if self.options.run.deflicker:
+            report["deflickered_frames"] = res.deflickered_frames
         return RunResult(
             output=Path(res.output), frames=int(res.frames), seconds=seconds, warnings=warnings,
             report=report, stages=chain.active,

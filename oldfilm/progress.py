@@ -23,6 +23,7 @@ class Progress:
         self._jobs = tqdm(total=total_jobs, unit="file", desc="files", disable=not enabled, position=0,
                           **self._bar_args)
         self._frames: tqdm | None = None
+        self._scan: tqdm | None = None
         self._index = 0
         self._total_jobs = total_jobs
 
@@ -34,6 +35,7 @@ class Progress:
         """Per-video frame bar: shows frames done, fps and ETA. ``total`` None when unknown."""
         if not self.enabled:
             return
+        self._close_scan()
         if self._frames is None:
             self._frames = tqdm(total=total or None, unit="frame", desc="frames", position=1, smoothing=0.1,
                                 **self._bar_args)
@@ -41,7 +43,23 @@ class Progress:
             self._frames.total = total
         self._frames.update(max(0, done - self._frames.n))
 
+    def scan(self, done: int, total: int | None) -> None:
+        """Bar of a video's measuring pass (``--deflicker``), before its frame bar; closed at the end."""
+        if not self.enabled:
+            return
+        if self._scan is None:
+            self._scan = tqdm(total=total or None, unit="frame", desc="measuring flicker", position=1, **self._bar_args)
+        self._scan.update(max(0, done - self._scan.n))
+        if total and done >= total:
+            self._close_scan()
+
+    def _close_scan(self) -> None:
+        if self._scan is not None:
+            self._scan.close()
+            self._scan = None
+
     def end_job(self) -> None:
+        self._close_scan()
         if self._frames is not None:
             self._frames.close()
             self._frames = None
@@ -56,6 +74,7 @@ class Progress:
             print(line, file=out, flush=True)
 
     def close(self) -> None:
+        self._close_scan()
         if self._frames is not None:
             self._frames.close()
             self._frames = None

@@ -3,9 +3,7 @@ repeat its key frame's output without running the stage on it."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -18,7 +16,7 @@ from oldfilm.video.repeats import repeats, reuse_plan
 from oldfilm.video.runner import process_video
 from oldfilm.video.segments import plan_segments
 
-from video_clips import make_clip
+from video_clips import decoded, lossless_clip, make_clip
 
 H, W = 48, 64
 
@@ -58,16 +56,6 @@ def test_reuse_plan_runs_new_pictures_and_maps_every_repeat_to_its_key():
     assert reuse_plan([a, b], a.copy()) == ([1], [-1, 0])          # the key came from the last batch
     assert reuse_plan([a, a], a) == ([], [-1, -1])
     assert reuse_plan([], None) == ([], [])
-
-
-def lossless_clip(path: Path, frames: list[np.ndarray], gop: int = 6) -> Path:
-    return make_clip(path, frames=frames, codec="ffv1", pix_fmt="bgr0", audio=None, w=W, h=H, gop=gop,
-                     pts=[i * 512 for i in range(len(frames))])
-
-
-def decoded(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
 class Marking:

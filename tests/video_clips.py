@@ -82,6 +82,19 @@ def video_packets(path: Path, kind: str = "audio") -> list[tuple]:
         return [(p.pts, p.dts, bytes(p)) for p in c.demux(s) if p.size]
 
 
+def lossless_clip(path: Path, frames: list[np.ndarray], gop: int = 6) -> Path:
+    """An FFV1 clip (RGB, lossless, no audio) of uint8 RGB `frames`, 24 fps, a keyframe every `gop`."""
+    h, w = frames[0].shape[:2]
+    return make_clip(path, frames=frames, codec="ffv1", pix_fmt="bgr0", audio=None, w=w, h=h, gop=gop,
+                     pts=[i * 512 for i in range(len(frames))])
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    """Every frame of the first video stream as uint8 RGB."""
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
 def frame_pts(path: Path) -> list[int]:
     with av.open(str(path)) as c:
         return [f.pts for f in c.decode(video=0)]

@@ -7,6 +7,9 @@ frames are black-and-white; a frame with a colour that does not follow its lumin
 Repeated frames: two runs of ~2 s of consecutive frames are judged as the runner judges them
 (video/repeats.py). Their share tells how many distinct pictures a second the film holds: film
 shot at 16-20 fps and transferred at 25 fps repeats a quarter to a third of its frames.
+
+Flicker: on the same runs, the mean exposure correction `--deflicker` (video/deflicker.py) would
+make, in levels at mid-grey; from FLICKER_HINT on the line says it is worth using.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import numpy as np
 from ..errors import BadInputError
 from ..monochrome import is_monochrome
 from .probe import VideoInfo, is_video, probe
+from .deflicker import frames_correction_table
 from .repeats import reuse_plan
 
 SAMPLES = 10
@@ -64,19 +68,32 @@ def sample_frames(info: VideoInfo, count: int = SAMPLES, max_side: int = 320) ->
     return [run[0] for run in _decode_runs(info, positions, 1, max_side) if run]
 
 
-def repeat_share(info: VideoInfo, windows: int = REPEAT_WINDOWS, seconds: float = REPEAT_SECONDS,
-                 max_side: int = 640) -> float | None:
-    """Share of frames that repeat the last distinct one, over `windows` runs of `seconds` of
-    consecutive frames spread through the video (one run from the start for a short clip).
-    None when fewer than two frames could be decoded."""
+def sample_runs(info: VideoInfo, windows: int = REPEAT_WINDOWS, seconds: float = REPEAT_SECONDS,
+                max_side: int = 640) -> list[list[np.ndarray]]:
+    """`windows` runs of `seconds` of consecutive uint8 RGB frames spread through the video (one
+    run from the start for a short clip); runs of fewer than two frames are left out."""
     fps = float(info.fps or info.base_fps or 0) or 24.0
     short = (info.duration or 0.0) < windows * seconds * 1.5
     positions = [None] if short else [(i + 1) / (windows + 1) for i in range(windows)]
-    runs = [r for r in _decode_runs(info, positions, max(2, round(seconds * fps)), max_side) if len(r) >= 2]
+    return [r for r in _decode_runs(info, positions, max(2, round(seconds * fps)), max_side) if len(r) >= 2]
+
+
+def repeat_share(runs: list[list[np.ndarray]]) -> float | None:
+    """Share of the runs' frames that repeat the last distinct one; None without runs."""
     if not runs:
         return None
     repeated = sum(len(r) - len(reuse_plan(r, None)[0]) for r in runs)
     return repeated / sum(len(r) for r in runs)
+
+
+def flicker_levels(runs: list[list[np.ndarray]], fps: float) -> float | None:
+    """How much `--deflicker` would move mid-grey (8-bit level 128) on the runs' frames, on
+    average, in levels (video/deflicker.py); None without runs. About 0.1-0.5 on steady footage."""
+    moves = []
+    for r in runs:
+        table = frames_correction_table(r, fps)
+        moves += np.abs(table[:, 0] * 128 + table[:, 1] - 128).tolist()
+    return float(np.mean(moves)) if moves else None
 
 
 def describe(path: str | Path) -> dict:
@@ -96,7 +113,9 @@ def describe(path: str | Path) -> dict:
     info = probe(p)
     try:
         bw = is_monochrome(sample_frames(info))
-        repeats = repeat_share(info)
+        runs = sample_runs(info)
+        repeats = repeat_share(runs)
+        flicker = flicker_levels(runs, float(info.fps or info.base_fps or 0) or 24.0)
     except av.FFmpegError as e:
         raise BadInputError(p, f"cannot decode frames ({e})") from None
     return {
@@ -111,6 +130,7 @@ def describe(path: str | Path) -> dict:
         "color_space": info.color_space, "color_range": info.color_range,
         "black_and_white": bw,
         "repeated_share": None if repeats is None else round(repeats, 3),
+        "flicker_levels": None if flicker is None else round(flicker, 2),
         "streams": [{"index": s.index, "type": s.type, "codec": s.codec, "detail": s.detail}
                     for s in info.streams],
     }
@@ -143,11 +163,23 @@ def format_info(d: dict) -> str:
         + (f" {d['color_range']}" if d.get("color_range") else ""),
         f"  black-and-white: {bw}",
         f"  repeats    {_repeats_text(d)}",
+        f"  flicker    {_flicker_text(d)}",
         "  streams:",
     ]
     for s in d["streams"]:
         lines.append(f"    #{s['index']} {s['type']:<8} {s['codec']:<10} {s['detail']}".rstrip())
     return "\n".join(lines)
+
+
+FLICKER_HINT = 1.0   # levels at mid-grey from which `oldfilm info` suggests --deflicker
+
+
+def _flicker_text(d: dict) -> str:
+    level = d.get("flicker_levels")
+    if level is None:
+        return "unknown"
+    text = f"{level:.1f} levels (the mean exposure correction --deflicker would make at mid-grey)"
+    return text + (": worth using" if level >= FLICKER_HINT else ": little to steady")
 
 
 def _repeats_text(d: dict) -> str:

@@ -25,6 +25,8 @@ import numpy as np
 from ..errors import BadInputError, OutputError
 from ..images import apply_residual, to_uint8
 from ..options import EncodeOptions
+from .deflicker import VERSION as DEFLICKER_VERSION
+from .deflicker import apply_levels, corrections_for, frame_levels, is_cut, luma_thumbnail
 from .colour import plan_colour
 from .decode import DecodedFrame, decode_frames, stored
 from .encode import SegmentEncoder, segment_suffix
@@ -46,6 +48,7 @@ class VideoResult:
     container_changed: bool = False
     resumed_segments: int = 0        # segments reused from an earlier interrupted run
     repeated_frames: int = 0         # frames of this call that repeated a processed one and reused its output
+    deflickered_frames: int = 0      # frames of this call the stage ran on whose levels the deflicker changed
 
 
 class _Pipe:
@@ -85,7 +88,8 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
                   encode: EncodeOptions, work_dir: Path, *, segment_seconds: float = 30.0,
                   batch_size: int = 4, on_progress: Callable[[int, int | None], None] | None = None,
                   on_segment_start: Callable[[], None] | None = None, queue_size: int = 8,
-                  fingerprint_extra: str = "", reuse_repeats: bool = True) -> VideoResult:
+                  fingerprint_extra: str = "", reuse_repeats: bool = True,
+                  deflicker: bool = False, on_scan: Callable[[int, int], None] | None = None) -> VideoResult:
     """Run `stage` over every frame of `src` and write `dst` (or dst.mkv, see VideoResult.output).
 
     The stage sees uint8 RGB HxWx3 frames, upright, in batches of up to batch_size consecutive
@@ -93,11 +97,14 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
     batch. `fingerprint_extra` (e.g. model names) is part of the resume fingerprint, so changing
     the stage invalidates old segments. With `reuse_repeats`, a frame that repeats the last frame
     the stage ran on (video/repeats.py) is not given to the stage: it gets that frame's output.
-    Segments stay independent: a segment's first frame always runs."""
+    Segments stay independent: a segment's first frame always runs. With `deflicker`, one
+    decoding pass first measures every frame's levels (video/deflicker.py; kept in work_dir
+    for a resume; on_scan(done, total) reports it) and each frame the stage sees has its exposure
+    flicker taken out."""
     try:
         return _process_video(Path(src), Path(dst), stage, encode, Path(work_dir), segment_seconds,
                               batch_size, on_progress, on_segment_start, queue_size, fingerprint_extra,
-                              reuse_repeats)
+                              reuse_repeats, deflicker, on_scan)
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise OutputError(Path(dst), "disk full") from None
@@ -106,7 +113,8 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
 
 def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir: Path,
                    segment_seconds: float, batch_size: int, on_progress, on_segment_start,
-                   queue_size: int, fingerprint_extra: str, reuse_repeats: bool) -> VideoResult:
+                   queue_size: int, fingerprint_extra: str, reuse_repeats: bool, deflicker: bool,
+                   on_scan) -> VideoResult:
     t0 = time.monotonic()
     info = probe(src)
     warnings: list[str] = []
@@ -124,19 +132,24 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
         raise OutputError(work_dir, f"cannot create the work folder: {e.strerror or e}") from None
     opts_fp = {"encode": _encode_options_dict(encode), "segment_seconds": segment_seconds,
                "extra": fingerprint_extra, "reuse_repeats": reuse_repeats}
-    state = SegmentState.load(work_dir, fingerprint(src, opts_fp))
+    if deflicker:   # only when on, so that the fingerprints of runs without it stay as they were
+        opts_fp["deflicker"] = DEFLICKER_VERSION
+    key = fingerprint(src, opts_fp)
+    state = SegmentState.load(work_dir, key)
     resumed = len(state.done)
     todo = [s for s in plan.segments if str(s.index) not in state.done]
     done_frames = sum(v["frames"] for v in state.done.values())
     if on_progress:
         on_progress(done_frames, plan.frame_count)
 
-    repeated = 0
+    repeated = deflickered = 0
     if todo:
         if info.interlaced and encode.deinterlace == "auto":
             warnings.append("interlaced source: deinterlaced with bwdif")
-        repeated = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size, queue_size,
-                                 on_progress, on_segment_start, done_frames, reuse_repeats)
+        levels = _deflicker_table(info, plan, encode, work_dir, key, on_scan) if deflicker else None
+        repeated, deflickered = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size,
+                                              queue_size, on_progress, on_segment_start, done_frames,
+                                              reuse_repeats, levels)
 
     missing = [s.index for s in plan.segments if str(s.index) not in state.done]
     if missing:   # the decoder ended early without an error: a truncated file
@@ -149,13 +162,16 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
     shutil.rmtree(work_dir, ignore_errors=True)
     return VideoResult(frames=total, seconds=time.monotonic() - t0, warnings=warnings,
                        output=output, container_changed=changed, resumed_segments=resumed,
-                       repeated_frames=repeated)
+                       repeated_frames=repeated, deflickered_frames=deflickered)
 
 
 def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encode: EncodeOptions,
                   work_dir: Path, batch_size: int, queue_size: int, on_progress, on_segment_start,
-                  done_frames: int, reuse_repeats: bool) -> int:
-    """Process the `todo` segments; returns how many frames reused a repeated frame's output."""
+                  done_frames: int, reuse_repeats: bool,
+                  levels: dict[int, tuple[float, float]] | None) -> tuple[int, int]:
+    """Process the `todo` segments; returns how many frames reused a repeated frame's output and
+    on how many of the others the deflicker changed the levels.
+    `levels`: pts -> (gain, offset) of the deflicker, applied to each frame the stage runs on."""
     pipe = _Pipe()
     decoded: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
     processed: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
@@ -236,10 +252,10 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
     # and its output. Cleared at each segment start, so that segments stay independent.
     key_in: np.ndarray | None = None
     key_out: np.ndarray | None = None
-    repeated = 0
+    repeated = deflickered = 0
 
     def run_batch() -> None:
-        nonlocal frames_done, key_in, key_out, repeated
+        nonlocal frames_done, key_in, key_out, repeated, deflickered
         if not batch:
             return
         if reuse_repeats:
@@ -249,7 +265,12 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
                 key_in = fresh[-1].rgb.copy()
         else:
             fresh, source = list(batch), list(range(len(batch)))
-        outs = stage([f.rgb for f in fresh]) if fresh else []
+        inputs = [f.rgb for f in fresh]
+        if levels is not None:
+            steadied = [apply_levels(x, *levels.get(f.pts, (1.0, 0.0))) for f, x in zip(fresh, inputs)]
+            deflickered += sum(a is not b for a, b in zip(steadied, inputs))
+            inputs = steadied
+        outs = stage(inputs) if fresh else []
         if len(outs) != len(fresh):
             raise RuntimeError(f"stage returned {len(outs)} frames for a batch of {len(fresh)}")
         for f, out in zip(fresh, outs):
@@ -306,7 +327,42 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
         enc_t.join()
     if pipe.error is not None:
         raise pipe.error
-    return repeated
+    return repeated, deflickered
+
+
+def _deflicker_table(info: VideoInfo, plan, encode: EncodeOptions, work_dir: Path,
+                     key: str, on_scan=None) -> dict[int, tuple[float, float]]:
+    """pts -> (gain, offset) for every frame: one decoding pass over the whole video (the same
+    frames the segments will see), then video/deflicker.py. Kept in work_dir/deflicker.npz, tied
+    to the run's fingerprint, so a resumed run does not decode twice."""
+    cache = work_dir / "deflicker.npz"
+    try:
+        with np.load(cache) as z:
+            if str(z["key"]) == key:
+                return {int(p): (float(g), float(o)) for p, (g, o) in zip(z["pts"], z["levels"])}
+    except (OSError, KeyError, ValueError):
+        pass
+    space, rng, prim, trc = info.colour_tags
+    colour = plan_colour(info.coded_width, info.coded_height, space, rng, prim, trc, info.pix_fmt)
+    pts, levels, cuts, prev = [], [], [], None
+    for f in decode_frames(info, colour, deinterlace=encode.deinterlace, timestamps=plan.timestamps):
+        thumb = luma_thumbnail(f.rgb)
+        pts.append(f.pts)
+        levels.append(frame_levels(thumb))
+        cuts.append(prev is None or is_cut(prev, thumb))
+        prev = thumb
+        if on_scan and len(pts) % 25 == 0:
+            on_scan(len(pts), plan.frame_count)
+    if on_scan:
+        on_scan(plan.frame_count, plan.frame_count)
+    if not pts:
+        return {}
+    rate = float(info.base_fps or info.fps or 24)
+    table = corrections_for(np.stack(levels), np.array(cuts), rate)
+    tmp = work_dir / "deflicker.part.npz"
+    np.savez(tmp, key=np.array(key), pts=np.array(pts, np.int64), levels=table)
+    os.replace(tmp, cache)
+    return {int(p): (float(g), float(o)) for p, (g, o) in zip(pts, table)}
 
 
 def _get_plain(pipe: _Pipe, q: queue.Queue):
