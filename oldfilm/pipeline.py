@@ -26,7 +26,7 @@ from .device import autocast_dtype, resolve_device
 from .errors import OldfilmError
 from .jobs import ALREADY_IN_COLOUR, atomic_output, video_work_dir
 from .options import PipelineOptions
-from .stage import Stage, StageBase
+from .stage import IdentityStage, Stage, StageBase
 
 
 class StageChain(StageBase):
@@ -183,8 +183,11 @@ class Pipeline:
         """The stage chain for photos (False) or video (True), built on first use."""
         if is_video not in self._chains:
             stages = self._fixed if self._fixed is not None else build_stages(self.options, is_video)
+            if not stages and is_video and self.options.run.deflicker:
+                stages = [IdentityStage()]     # --deflicker alone: only the exposure changes
             if not stages:
-                raise OldfilmError("nothing to do: every stage is off (use --colorize, or drop --no-restore)")
+                hint = "; --deflicker is for video" if self.options.run.deflicker else ""
+                raise OldfilmError("nothing to do: every stage is off (use --colorize, or drop --no-restore)" + hint)
             self._chains[is_video] = StageChain(stages)
         return self._chains[is_video]
 

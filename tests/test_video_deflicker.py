@@ -219,3 +219,20 @@ def test_the_measuring_pass_shows_its_own_bar(tmp_path):
     bars.end_job()
     bars.close()
     assert "measuring flicker" in buf.getvalue() and "60/60" in buf.getvalue()
+
+
+def test_deflicker_alone_runs_on_video_and_says_why_not_on_photos(tmp_path, capsys):
+    from PIL import Image
+
+    from oldfilm.cli import main
+
+    noisy = flickered(scene(15, 36), seed=16)
+    src = lossless_clip(tmp_path / "reel.mkv", noisy)
+    assert main(["restore", str(src), "--no-restore", "--no-faces", "--deflicker", "-q"]) == 0
+    out = decoded(tmp_path / "reel_restored.mkv")
+    assert len(out) == 36 and flicker_index(out).L < 0.25 * flicker_index(noisy).L
+    photo = tmp_path / "p" / "a.png"
+    photo.parent.mkdir()
+    Image.fromarray(noisy[0]).save(photo)
+    assert main(["restore", str(photo), "--no-restore", "--no-faces", "--deflicker", "-q"]) != 0
+    assert "--deflicker is for video" in capsys.readouterr().err

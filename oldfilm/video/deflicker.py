@@ -2,10 +2,10 @@
 
 Each frame of old film was exposed, developed, printed and scanned a little differently, so a
 shot's brightness jumps from frame to frame while the picture hardly changes. Here a frame's
-brightness is summed up by quantiles of its luma (``frame_levels``). Within each shot, each
-quantile's course in time is smoothed (``steady_levels``): a running median, which keeps a light
-switched on as a step and a fade as a ramp, then a local-linear fit, which removes what is left
-of the jitter and also keeps ramps. Each frame then gets the gain and offset that carry its
+brightness is summed up by quantiles of its luma (``frame_levels``). Each shot is split where its
+light changes for good (``light_changes``), and within each part each quantile's course in time
+is smoothed (``steady_levels``): a running median, which keeps a step as a step and a fade as a
+ramp, then a local-linear fit, which removes what is left of the jitter and also keeps ramps. Each frame then gets the gain and offset that carry its
 quantiles onto the smoothed ones (``level_corrections``), applied as a levels adjustment
 (``apply_levels``).
 
@@ -200,11 +200,11 @@ def apply_levels(rgb: np.ndarray, gain: float, offset: float) -> np.ndarray:
     return cv2.LUT(rgb, lut)
 
 
-def corrections_for(thumbs_levels: np.ndarray, cuts: np.ndarray, fps: float,
+def corrections_for(levels: np.ndarray, cuts: np.ndarray, fps: float,
                     settings: DeflickerSettings = DeflickerSettings()) -> np.ndarray:
     """The whole computation from the per-frame table: (N, Q) levels, (N,) shot starts, frames a
     second -> (N, 2) (gain, offset) for ``apply_levels``."""
-    return level_corrections(thumbs_levels, steady_levels(thumbs_levels, cuts, fps, settings), settings)
+    return level_corrections(levels, steady_levels(levels, cuts, fps, settings), settings)
 
 
 def frames_correction_table(frames, fps: float, settings: DeflickerSettings = DeflickerSettings()) -> np.ndarray:
