@@ -55,13 +55,22 @@ def frames_of(path: Path, max_side: int) -> tuple[list[np.ndarray], float]:
             a = f.to_ndarray(format="rgb24")
             s = max_side / max(a.shape[:2])
             if s < 1:
-                a = cv2.resize(a, (round(a.shape[1] * s) // 2 * 2, round(a.shape[0] * s) // 2 * 2), interpolation=cv2.INTER_AREA)
+                size = (round(a.shape[1] * s) // 2 * 2, round(a.shape[0] * s) // 2 * 2)
+                a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
             out.append(a)
     return out, fps
 
 
 def levels(rgb: np.ndarray, gain: float, offset: float) -> np.ndarray:
     return np.clip(rgb.astype(np.float32) * gain + offset, 0, 255).round().astype(np.uint8)
+
+
+def add_flicker(frames: list[np.ndarray], args) -> list[np.ndarray]:
+    """Each frame's levels x exp(N(0, gain_sd)) + N(0, offset_sd), seeded by the seed and the length."""
+    n = len(frames)
+    rng = np.random.default_rng([args.seed, n])
+    gains, offsets = np.exp(rng.normal(0, args.gain_sd, n)), rng.normal(0, args.offset_sd, n)
+    return [levels(f, g, o) for f, g, o in zip(frames, gains, offsets)]
 
 
 def ours(frames: list[np.ndarray], fps: float) -> list[np.ndarray]:
@@ -176,7 +185,8 @@ def measuring_pass(repeats: int = 3) -> dict:
             t0 = time.perf_counter()
             _deflicker_table(info, plan, EncodeOptions(), Path(tmp), f"bench{k}")
             best = min(best, time.perf_counter() - t0)
-    return {"frames": plan.frame_count, "seconds": round(best, 3), "ms per frame": round(best / plan.frame_count * 1e3, 2)}
+    return {"frames": plan.frame_count, "seconds": round(best, 3),
+            "ms per frame": round(best / plan.frame_count * 1e3, 2)}
 
 
 def colour_flicker(args) -> dict:
@@ -187,17 +197,16 @@ def colour_flicker(args) -> dict:
 
     clip = REPO / "examples/chaplin_bw_mp3_10s.mp4"
     frames, fps = frames_of(clip, args.max_side)
-    n = len(frames)
-    rng = np.random.default_rng([args.seed, n])
-    flick = [levels(f, g, o) for f, g, o in zip(frames, np.exp(rng.normal(0, args.gain_sd, n)), rng.normal(0, args.offset_sd, n))]
+    flick = add_flicker(frames, args)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        inputs = {"no flicker": lossless(t / "clean.mkv", frames, fps), "flickered": lossless(t / "flick.mkv", flick, fps)}
-        for name, src, steady in [("no flicker", inputs["no flicker"], False), ("flickered", inputs["flickered"], False),
-                                  ("flickered, --deflicker", inputs["flickered"], True)]:
+        clean_src, flick_src = lossless(t / "clean.mkv", frames, fps), lossless(t / "flick.mkv", flick, fps)
+        for name, src, steady in [("no flicker", clean_src, False), ("flickered", flick_src, False),
+                                  ("flickered, --deflicker", flick_src, True)]:
             opts = PipelineOptions(restore=RestoreOptions(enabled=False), colorize=ColorizeOptions(enabled=True),
-                                   run=RunOptions(threads=args.threads, deflicker=steady), encode=EncodeOptions(codec="ffv1"))
+                                   run=RunOptions(threads=args.threads, deflicker=steady),
+                                   encode=EncodeOptions(codec="ffv1"))
             opts.faces.enabled = False
             res = Pipeline(opts).run_video(src, t / f"out{len(out)}.mkv")
             with av.open(str(res.output)) as c:
@@ -221,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--colorize", action="store_true", help="also part 5 (about 2 minutes on 2 cores)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--plot", type=Path, help="PNG: mean brightness per frame of the bundled clip, flickered, each method")
+    ap.add_argument("--plot", type=Path,
+                    help="PNG: mean brightness per frame of the bundled clip, flickered, each method")
     args = ap.parse_args(argv)
 
     methods = {"none": lambda fr, fps: fr, "ours": ours,
@@ -232,10 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         frames, fps = frames_of(path, args.max_side)
         other, _ = frames_of(CLIPS[(k + 1) % len(CLIPS)], args.max_side)
         n = len(frames)
-        rng = np.random.default_rng([args.seed, n])
-        gains = np.exp(rng.normal(0, args.gain_sd, n))
-        offsets = rng.normal(0, args.offset_sd, n)
-        flick = [levels(f, g, o) for f, g, o in zip(frames, gains, offsets)]
+        flick = add_flicker(frames, args)
         mid = n // 2
         stepped = frames[:mid] + [levels(f, 1.25, 0) for f in frames[mid:]]
         h, w = frames[0].shape[:2]
