@@ -74,8 +74,7 @@ def add_flicker(frames: list[np.ndarray], args) -> list[np.ndarray]:
 
 
 def ours(frames: list[np.ndarray], fps: float) -> list[np.ndarray]:
-    table = dfl.frames_correction_table(frames, fps)
-    return [dfl.apply_levels(f, float(g), float(o)) for f, (g, o) in zip(frames, table)]
+    return dfl.steady_frames(frames, fps)
 
 
 def ffmpeg_deflicker(frames: list[np.ndarray], fps: float, size: int) -> list[np.ndarray]:

@@ -488,13 +488,18 @@ def _render_factor_used(model: Any, render_factor: int | None) -> int | None:
 
 
 def default_degrader(recipe: str = "photo", overlays: str | Path | None = None, *,
-                     clip_size: tuple[int, int] | None = None, seed: int = 0) -> Degrader:
+                     clip_size: tuple[int, int] | None = None, seed: int = 0, flicker: float = 0.0) -> Degrader:
     """The restoration degradation model (oldfilm.restore.degrade) with a named recipe. For a clip
     (``clip_size`` = (height, width)) one film-scratch track runs through all frames, so vertical
-    scratch lines persist from frame to frame as on real film."""
+    scratch lines persist from frame to frame as on real film; ``flicker`` adds exposure flicker
+    to a clip's frames (levels x exp(N(0, flicker)) + N(0, flicker / 4) of the full range)."""
+    from dataclasses import replace
+
     from .restore import degrade as deg
 
     r = deg.recipe_by_name(recipe, overlays)
+    if flicker:
+        r = replace(r, flicker_gain_sd=flicker, flicker_offset_sd=flicker / 4)
     track = None
     if clip_size is not None and hasattr(deg, "FilmScratchTrack"):
         track = deg.FilmScratchTrack(clip_size[0], clip_size[1], np.random.default_rng([seed, 1 << 30]), r)
@@ -508,17 +513,22 @@ def evaluate_restore(references: Any, model: Any, *, name: str = "ours", recipe:
                      detect_mask: Callable[[Image], np.ndarray] | None = None, baselines: bool = True,
                      max_side: int | None = 512, limit: int | None = None, frames: int = 48,
                      pan: int | None = None, holdout: float | None = None, batch: int = 4,
-                     face_boxes: Callable[[Image], list[Box]] | bool = False) -> dict:
+                     face_boxes: Callable[[Image], list[Box]] | bool = False, flicker: float = 0.0,
+                     deflicker: bool = False) -> dict:
     """Restoration quality: each reference degraded (seeded: image i uses rng([seed, i])),
     restored by ``model``, scored against the clean (toned) target. Baselines: ``degraded`` (the
     input) and ``classical`` (fastNlMeans + Telea). ``detect_mask`` (uint8 RGB -> HxW mask) adds
     the scratch-mask F1/IoU of your detector; the classical threshold mask is always scored.
     ``face_boxes`` (True: ``detect_faces_hog``; or a function of the clean image returning boxes)
     adds face-region PSNR/SSIM (``face_psnr``, ``face_ssim``). ``model=None`` scores the
-    baselines only."""
+    baselines only. Clips: ``flicker`` adds exposure flicker to the degradation
+    (``default_degrader``); ``deflicker`` steadies the degraded clip first, as ``--deflicker``
+    does (video/deflicker.py), and adds the baseline ``deflickered`` (that step alone)."""
     named, clip = _clip_or_photos(references, max_side, limit, frames, pan, holdout, "restore")
+    if (flicker or deflicker) and not clip:
+        raise OldfilmError("--flicker and --deflicker need a clip: one video, or --pan N")
     fn = degrade_fn or default_degrader(recipe, overlays, clip_size=named[0][1].shape[:2] if clip else None,
-                                        seed=seed)
+                                        seed=seed, flicker=flicker)
     cases = []
     for i, (n, rgb) in enumerate(named):
         res = fn(rgb, np.random.default_rng([seed, i]))
@@ -527,10 +537,38 @@ def evaluate_restore(references: Any, model: Any, *, name: str = "ours", recipe:
         cases.append(_Case(n, target, degraded, mask, find(target) if find else None))
     base = {"degraded": _per_image(lambda f: f), "classical": _per_image(classical_restore)} if baselines else {}
     method = None if model is None else as_method(model, independent=not clip)
+    if deflicker:
+        from .video.deflicker import steady_frames
+
+        steady = dict(zip((id(c.inp) for c in cases), steady_frames([c.inp for c in cases], _clip_fps(references))))
+
+        def first_steady(frames: list[Image]) -> list[Image]:
+            # _evaluate hands every method slices of the cases' own input arrays: found by identity
+            return [steady.get(id(f), f) for f in frames]
+        if method is not None:
+            inner = method
+            method = lambda frames: inner(first_steady(frames))   # noqa: E731
+        if baselines:
+            base["deflickered"] = first_steady
     report = _evaluate("restore", cases, method, name, base, clip=clip, batch=batch,
                        detect_mask=detect_mask)
-    report.update(recipe=recipe if degrade_fn is None else "custom", seed=seed)
+    report.update(recipe=recipe if degrade_fn is None else "custom", seed=seed, flicker=flicker,
+                  deflicker=deflicker)
     return report
+
+
+def _clip_fps(references: Any) -> float:
+    """Frames a second of a reference video (24 for a panning clip made from a photo)."""
+    refs = [references] if isinstance(references, (str, Path)) else list(references)
+    if len(refs) == 1 and isinstance(refs[0], (str, Path)) and not _is_photo(Path(refs[0])):
+        import av
+
+        with av.open(str(refs[0])) as c:
+            vs = c.streams.video[0]
+            rate = vs.guessed_rate or vs.average_rate
+            if rate:
+                return float(rate)
+    return 24.0
 
 
 # ---------------------------------------------------------------- output
@@ -646,6 +684,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--render-factor", type=int, default=None, help="colorize: render factor (default: as the CLI: 21, DeOldify's models 35 on photos)")
     parser.add_argument("--recipe", default="photo", help="restore: degradation recipe: photo, film or bopbtl")
     parser.add_argument("--overlays", type=Path, default=None, help="restore: folder of film-damage overlays")
+    parser.add_argument("--flicker", type=float, default=0.0, metavar="SD",
+                        help="restore, clips: add exposure flicker (each frame's levels x exp(N(0, SD)), e.g. 0.08)")
+    parser.add_argument("--deflicker", action="store_true",
+                        help="restore, clips: steady the degraded clip before the model, as --deflicker does")
     parser.add_argument("--seed", type=int, default=0, help="degradation seed (default 0)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most N photos")
     parser.add_argument("--holdout", type=float, default=None, metavar="PCT",
@@ -662,6 +704,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task == "colorize" and (args.flicker or args.deflicker):
+        raise OldfilmError("--flicker and --deflicker are for --task restore")
     is_clip = bool(args.pan) or (len(args.references) == 1 and Path(args.references[0]).is_file()
                                  and not _is_photo(Path(args.references[0])))
     stage = None
@@ -676,7 +720,8 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate_colorize(args.references, stage, render_factor=args.render_factor, **common)
     else:
         report = evaluate_restore(args.references, stage, recipe=args.recipe, overlays=args.overlays,
-                                  seed=args.seed, face_boxes=args.face_metrics, **common)
+                                  seed=args.seed, face_boxes=args.face_metrics, flicker=args.flicker,
+                                  deflicker=args.deflicker, **common)
     print_table(report)
     js, png = write_outputs(report, args.out, args.name)
     print(f"report: {js}\ncontact sheet: {png}")

@@ -293,3 +293,19 @@ def test_degrade_pair_reports_each_marking_layer_and_their_union_is_the_mask():
             seen.add(kind)
         assert np.array_equal(union, mask > 0)
     assert {"curves", "lines"} <= seen and seen & bank_kinds
+
+
+def test_exposure_flicker_only_on_clip_frames_and_never_in_the_target():
+    rng = np.random.default_rng(7)
+    frame = np.full((24, 32, 3), 120, np.uint8)
+    steady = replace(NOTHING, line_count=(0, 0))
+    flick = replace(steady, flicker_gain_sd=0.1, flicker_offset_sd=0.02)
+    track = FilmScratchTrack(24, 32, np.random.default_rng(1), flick)
+    means = []
+    for i in range(12):
+        target, out, _ = degrade_pair(frame, np.random.default_rng([0, i]), flick, track)
+        assert np.array_equal(target, frame)
+        means.append(out.mean())
+    assert np.std(means) > 5                                           # about 120 x 0.1 + 5 levels
+    photo, _ = degrade(frame, np.random.default_rng(0), flick)         # no track: a photo, no flicker
+    assert np.array_equal(photo, frame)

@@ -145,6 +145,22 @@ def test_restore_clip_reports_temporal_metrics():
     assert set(r["temporal"]) == {"ours", "degraded", "classical"}
 
 
+def test_clip_flicker_and_the_deflicker_baseline():
+    big = cv2.resize(skdata.astronaut(), (128, 96), interpolation=cv2.INTER_AREA)
+    common = dict(recipe="bopbtl", pan=24, seed=0, max_side=None)
+    plain = evaluate.evaluate_restore([big], None, **common)
+    shaky = evaluate.evaluate_restore([big], None, flicker=0.1, **common)
+    steady = evaluate.evaluate_restore([big], Identity(), flicker=0.1, deflicker=True, **common)
+    assert shaky["temporal"]["degraded"]["flicker_L"] > 3 * plain["temporal"]["degraded"]["flicker_L"]
+    t, m = steady["temporal"], steady["methods"]
+    assert set(t) == {"ours", "degraded", "classical", "deflickered"} and steady["deflicker"] is True
+    assert t["deflickered"]["flicker_L"] < 0.5 * t["degraded"]["flicker_L"]
+    assert m["ours"]["psnr"] == pytest.approx(m["deflickered"]["psnr"])   # the identity after the deflicker
+    assert m["deflickered"]["psnr"] > m["degraded"]["psnr"]
+    with pytest.raises(evaluate.OldfilmError, match="need a clip"):
+        evaluate.evaluate_restore([big], None, deflicker=True, recipe="bopbtl", max_side=None)
+
+
 def test_mask_scores_hand_computed():
     true = np.zeros((4, 4), np.uint8)
     true[0, :] = 255

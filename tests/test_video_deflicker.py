@@ -44,8 +44,7 @@ def flickered(frames: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:
 
 
 def deflickered(frames: list[np.ndarray]) -> list[np.ndarray]:
-    table = dfl.frames_correction_table(frames, FPS)
-    return [dfl.apply_levels(f, float(g), float(o)) for f, (g, o) in zip(frames, table)]
+    return dfl.steady_frames(frames, FPS)
 
 
 def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:

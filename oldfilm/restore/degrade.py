@@ -91,6 +91,10 @@ class DegradeRecipe:
     # the target and never in the mask. Hard negatives for the scratch detector (0 elsewhere).
     p_content: float = 0.0
     content_count: tuple[int, int] = (1, 4)
+    # exposure flicker of a clip (only with a FilmScratchTrack, i.e. frames of one clip): each
+    # frame's levels x exp(N(0, gain_sd)) + N(0, offset_sd), not in the target. 0: no draw.
+    flicker_gain_sd: float = 0.0
+    flicker_offset_sd: float = 0.0                    # fraction of the full range
     # BOPBTL's four scan operations (spec §8), each p=0.7, random order
     p_blur: float = 0.7
     blur_kernels: tuple[int, ...] = (3, 5, 7)
@@ -597,6 +601,8 @@ def degrade_pair(
     x = _tone(x, rng, r)
     target = np.round(x * 255).astype(np.uint8)
     x = _age(x, rng, r)
+    if track is not None and (r.flicker_gain_sd > 0 or r.flicker_offset_sd > 0):
+        x = np.clip(x * np.exp(rng.normal(0, r.flicker_gain_sd)) + rng.normal(0, r.flicker_offset_sd), 0, 1)
     x, mask = _damage(x, rng, r, track, layers)
     x = _scan(x, rng, r)
     out = np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)

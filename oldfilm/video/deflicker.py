@@ -207,6 +207,14 @@ def corrections_for(levels: np.ndarray, cuts: np.ndarray, fps: float,
     return level_corrections(levels, steady_levels(levels, cuts, fps, settings), settings)
 
 
+def steady_frames(frames: list[np.ndarray], fps: float,
+                  settings: DeflickerSettings = DeflickerSettings()) -> list[np.ndarray]:
+    """uint8 RGB frames of one clip, in order -> the same frames deflickered (a frame left
+    untouched is the input object itself)."""
+    table = frames_correction_table(frames, fps, settings)
+    return [apply_levels(f, float(g), float(o)) for f, (g, o) in zip(frames, table)]
+
+
 def frames_correction_table(frames, fps: float, settings: DeflickerSettings = DeflickerSettings()) -> np.ndarray:
     """uint8 RGB frames in order (any iterable) -> (N, 2) (gain, offset): the statistics, cuts and
     corrections in one call, for clips held in memory (tests, benchmarks)."""
