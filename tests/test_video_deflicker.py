@@ -235,3 +235,18 @@ def test_deflicker_alone_runs_on_video_and_says_why_not_on_photos(tmp_path, caps
     Image.fromarray(noisy[0]).save(photo)
     assert main(["restore", str(photo), "--no-restore", "--no-faces", "--deflicker", "-q"]) != 0
     assert "--deflicker is for video" in capsys.readouterr().err
+
+
+def test_ten_bit_output_carries_the_deflicker(tmp_path):
+    from video_clips import make_clip
+
+    from oldfilm.video.probe import probe
+
+    noisy = flickered(scene(17, 24), seed=18)
+    frames16 = [f.astype(np.uint16) * 257 for f in noisy]
+    src = make_clip(tmp_path / "in.mkv", pix_fmt="yuv420p10le", frames=frames16, audio=None,
+                    pts=[i * 512 for i in range(24)])
+    res = process_video(src, tmp_path / "out.mkv", Recording(), EncodeOptions(bit_depth=10, crf=0, preset="ultrafast"),
+                        tmp_path / "w", deflicker=True)
+    assert probe(res.output).bit_depth == 10 and res.deflickered_frames > 12
+    assert flicker_index(decoded(res.output)).L < 0.35 * flicker_index(noisy).L
