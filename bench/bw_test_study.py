@@ -134,6 +134,18 @@ def main() -> None:
         k = key.replace(" called colour", "").replace(" called b/w", "").strip()
         n = counts.get(k, counts["colour"])
         print(f"{key:44s} {summary['previous'][key]:9d} {summary['current'][key]:9d}   {n}")
+    # Tried: also calling a picture monochrome when its tone curve alone is very low, whatever its
+    # hues (split toning has two hues on one curve). Trades split-toned misses for colour photos.
+    sweep = {}
+    for low in (1.5, 2.0, 2.5, 3.0):
+        def bw_or_low(r: dict, low: float = low) -> bool:
+            return r["monochrome"] or r["tone_curve"] < low
+        called = [r for r in rows if r["kind"] == "colour" and bw_or_low(r)]
+        sweep[str(low)] = {"colour photos called b/w": len(called),
+                           "visibly coloured": sum(r["chroma99"] > 25 for r in called),
+                           **{f"{k} called colour": sum(not bw_or_low(r) for r in rows if r["kind"] == k)
+                              for k in ("split", "tint", "noisy scan")}}
+        print(f"or tone_curve < {low}: {sweep[str(low)]}")
     # Rows kept: only the pictures either rule gets wrong (the full set is 3,800 rows).
     def wrong_by(r: dict, called_bw: bool) -> bool:
         return called_bw == (r["kind"] == "colour")
@@ -143,6 +155,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({
         "command": "bench/bw_test_study.py", "counts": counts, "summary": summary,
+        "tried_or_tone_curve_below": sweep,
         "rows_either_rule_gets_wrong": [[round(r[k], 2) if isinstance(r[k], float) else r[k] for k in keys]
                                         for r in wrong], "row_keys": keys,
     }, separators=(",", ":")) + "\n")
