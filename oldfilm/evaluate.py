@@ -488,11 +488,14 @@ def _render_factor_used(model: Any, render_factor: int | None) -> int | None:
 
 
 def default_degrader(recipe: str = "photo", overlays: str | Path | None = None, *,
-                     clip_size: tuple[int, int] | None = None, seed: int = 0, flicker: float = 0.0) -> Degrader:
+                     clip_size: tuple[int, int] | None = None, seed: int = 0, flicker: float = 0.0,
+                     consistent: bool = False) -> Degrader:
     """The restoration degradation model (oldfilm.restore.degrade) with a named recipe. For a clip
     (``clip_size`` = (height, width)) one film-scratch track runs through all frames, so vertical
     scratch lines persist from frame to frame as on real film; ``flicker`` adds exposure flicker
-    to a clip's frames (levels x exp(N(0, flicker)) + N(0, flicker / 4) of the full range)."""
+    to a clip's frames (levels x exp(N(0, flicker)) + N(0, flicker / 4) of the full range), and
+    ``consistent`` draws a clip's toning, ageing and scan settings once, as a reel ages
+    (``degrade.ClipDraws``; noise, grain, dust and flicker still change from frame to frame)."""
     from dataclasses import replace
 
     from .restore import degrade as deg
@@ -503,6 +506,8 @@ def default_degrader(recipe: str = "photo", overlays: str | Path | None = None, 
     track = None
     if clip_size is not None and hasattr(deg, "FilmScratchTrack"):
         track = deg.FilmScratchTrack(clip_size[0], clip_size[1], np.random.default_rng([seed, 1 << 30]), r)
+    if consistent and clip_size is not None:
+        return lambda rgb, rng: deg.degrade_pair(rgb, rng, r, track, clip_seed=[seed, 1 << 31])
     if hasattr(deg, "degrade_pair"):
         return lambda rgb, rng: deg.degrade_pair(rgb, rng, r, track)
     return lambda rgb, rng: deg.degrade(rgb, rng, r, track)
@@ -514,21 +519,21 @@ def evaluate_restore(references: Any, model: Any, *, name: str = "ours", recipe:
                      max_side: int | None = 512, limit: int | None = None, frames: int = 48,
                      pan: int | None = None, holdout: float | None = None, batch: int = 4,
                      face_boxes: Callable[[Image], list[Box]] | bool = False, flicker: float = 0.0,
-                     deflicker: bool = False) -> dict:
+                     deflicker: bool = False, consistent: bool = False) -> dict:
     """Restoration quality: each reference degraded (seeded: image i uses rng([seed, i])),
     restored by ``model``, scored against the clean (toned) target. Baselines: ``degraded`` (the
     input) and ``classical`` (fastNlMeans + Telea). ``detect_mask`` (uint8 RGB -> HxW mask) adds
     the scratch-mask F1/IoU of your detector; the classical threshold mask is always scored.
     ``face_boxes`` (True: ``detect_faces_hog``; or a function of the clean image returning boxes)
     adds face-region PSNR/SSIM (``face_psnr``, ``face_ssim``). ``model=None`` scores the
-    baselines only. Clips: ``flicker`` adds exposure flicker to the degradation
-    (``default_degrader``); ``deflicker`` steadies the degraded clip first, as ``--deflicker``
+    baselines only. Clips: ``flicker`` adds exposure flicker to the degradation and
+    ``consistent`` draws its settings once per clip (``default_degrader``); ``deflicker`` steadies the degraded clip first, as ``--deflicker``
     does (video/deflicker.py), and adds the baseline ``deflickered`` (that step alone)."""
     named, clip = _clip_or_photos(references, max_side, limit, frames, pan, holdout, "restore")
-    if (flicker or deflicker) and not clip:
-        raise OldfilmError("--flicker and --deflicker need a clip: one video, or --pan N")
+    if (flicker or deflicker or consistent) and not clip:
+        raise OldfilmError("--flicker, --deflicker and --consistent-clip need a clip: one video, or --pan N")
     fn = degrade_fn or default_degrader(recipe, overlays, clip_size=named[0][1].shape[:2] if clip else None,
-                                        seed=seed, flicker=flicker)
+                                        seed=seed, flicker=flicker, consistent=consistent)
     cases = []
     for i, (n, rgb) in enumerate(named):
         res = fn(rgb, np.random.default_rng([seed, i]))
@@ -553,7 +558,7 @@ def evaluate_restore(references: Any, model: Any, *, name: str = "ours", recipe:
     report = _evaluate("restore", cases, method, name, base, clip=clip, batch=batch,
                        detect_mask=detect_mask)
     report.update(recipe=recipe if degrade_fn is None else "custom", seed=seed, flicker=flicker,
-                  deflicker=deflicker)
+                  deflicker=deflicker, consistent_clip=consistent)
     return report
 
 
@@ -688,6 +693,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="restore, clips: add exposure flicker (each frame's levels x exp(N(0, SD)), e.g. 0.08)")
     parser.add_argument("--deflicker", action="store_true",
                         help="restore, clips: steady the degraded clip before the model, as --deflicker does")
+    parser.add_argument("--consistent-clip", action="store_true",
+                        help="restore, clips: draw the toning, ageing and scan settings once for the clip, as a "
+                             "reel ages (default: each frame draws its own); noise, dust and flicker still change")
     parser.add_argument("--seed", type=int, default=0, help="degradation seed (default 0)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most N photos")
     parser.add_argument("--holdout", type=float, default=None, metavar="PCT",
@@ -704,8 +712,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.task == "colorize" and (args.flicker or args.deflicker):
-        raise OldfilmError("--flicker and --deflicker are for --task restore")
+    if args.task == "colorize" and (args.flicker or args.deflicker or args.consistent_clip):
+        raise OldfilmError("--flicker, --deflicker and --consistent-clip are for --task restore")
     is_clip = bool(args.pan) or (len(args.references) == 1 and Path(args.references[0]).is_file()
                                  and not _is_photo(Path(args.references[0])))
     stage = None
@@ -721,7 +729,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         report = evaluate_restore(args.references, stage, recipe=args.recipe, overlays=args.overlays,
                                   seed=args.seed, face_boxes=args.face_metrics, flicker=args.flicker,
-                                  deflicker=args.deflicker, **common)
+                                  deflicker=args.deflicker, consistent=args.consistent_clip, **common)
     print_table(report)
     js, png = write_outputs(report, args.out, args.name)
     print(f"report: {js}\ncontact sheet: {png}")

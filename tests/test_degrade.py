@@ -309,3 +309,24 @@ def test_exposure_flicker_only_on_clip_frames_and_never_in_the_target():
     assert np.std(means) > 5                                           # about 120 x 0.1 + 5 levels
     photo, _ = degrade(frame, np.random.default_rng(0), flick)         # no track: a photo, no flicker
     assert np.array_equal(photo, frame)
+
+
+def test_a_consistent_clip_shares_its_look_and_keeps_fresh_noise():
+    from oldfilm.restore.degrade import ClipDraws
+
+    frame = photo(48, 64)
+    r = replace(DegradeRecipe(), p_gray=0.3, p_sepia=0.3, p_fade=0.5, p_contrast=0.5, p_vignette=0.5,
+                p_noise=1.0, noise_sigma=(0.05, 0.05), p_lines=0, p_overlay=0, p_curves=0)
+    pairs = [degrade_pair(frame, np.random.default_rng([0, i]), r, clip_seed=[7, 1]) for i in range(6)]
+    targets, outs = [p[0] for p in pairs], [p[1].astype(float) for p in pairs]
+    assert all(np.array_equal(t, targets[0]) for t in targets)              # one toning for the clip
+    means = [o.mean() for o in outs]
+    assert max(means) - min(means) < 1.0                                      # one fading and contrast
+    assert all(np.abs(o - outs[0]).mean() > 1.0 for o in outs[1:])            # but fresh noise each frame
+    loose = [degrade_pair(frame, np.random.default_rng([0, i]), r)[1].astype(float).mean() for i in range(6)]
+    assert max(loose) - min(loose) > 3.0                                      # each frame its own look
+    draws = ClipDraws(3, np.random.default_rng(0))
+    a = draws.uniform(0, 1)
+    assert ClipDraws(3, np.random.default_rng(1)).uniform(0, 1) == a          # settings: the clip's
+    assert not np.array_equal(ClipDraws(3, np.random.default_rng(0)).normal(0, 1, (8, 8)),
+                              ClipDraws(3, np.random.default_rng(1)).normal(0, 1, (8, 8)))   # fields: the frame's

@@ -577,6 +577,44 @@ def _scan(x: np.ndarray, rng: np.random.Generator, r: DegradeRecipe) -> np.ndarr
 # --------------------------------------------------------------------------- public API
 
 
+class ClipDraws:
+    """The random draws of one frame of a clip whose print and scan are one, as on a real reel.
+
+    Settings (scalars and short vectors: toning, fading, contrast, vignette, blur and noise
+    strength, JPEG quality, which scan operations run and in what order) come from a generator
+    re-seeded with ``clip_seed`` for every frame, so every frame gets the same ones. Noise fields
+    (draws of FIELD elements or more) come from the frame's own generator, so grain and noise
+    still change from frame to frame. Used by :func:`degrade_pair` for toning, ageing and scan;
+    damage (dust, hair, scratches) and exposure flicker draw from the frame's generator."""
+
+    FIELD = 64
+
+    def __init__(self, clip_seed, frame_rng: np.random.Generator):
+        self.clip = np.random.default_rng(clip_seed)
+        self.frame = frame_rng
+
+    def _pick(self, size) -> np.random.Generator:
+        return self.frame if size is not None and int(np.prod(size)) >= self.FIELD else self.clip
+
+    def random(self, size=None, dtype=np.float64):
+        return self._pick(size).random(size, dtype=dtype)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        return self._pick(size).normal(loc, scale, size)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        return self._pick(size).uniform(low, high, size)
+
+    def integers(self, *args, **kwargs):
+        return self.clip.integers(*args, **kwargs)
+
+    def choice(self, *args, **kwargs):
+        return self.clip.choice(*args, **kwargs)
+
+    def permutation(self, *args, **kwargs):
+        return self.clip.permutation(*args, **kwargs)
+
+
 def _check(rgb: np.ndarray) -> None:
     if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3):
         raise ValueError(f"expected uint8 RGB HxWx3, got {getattr(rgb, 'dtype', type(rgb))} {getattr(rgb, 'shape', '')}")
@@ -584,7 +622,7 @@ def _check(rgb: np.ndarray) -> None:
 
 def degrade_pair(
     rgb: np.ndarray, rng: np.random.Generator, recipe: DegradeRecipe | None = None, track: FilmScratchTrack | None = None,
-    layers: list[tuple[str, np.ndarray]] | None = None,
+    layers: list[tuple[str, np.ndarray]] | None = None, clip_seed=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(target, degraded, mask) for training: the target is ``rgb`` with the same toning
     (grayscale/sepia) as the degraded image, since toning is not damage to undo.
@@ -592,19 +630,23 @@ def degrade_pair(
     All uint8: target and degraded RGB HxWx3, mask HxW in {0,255} (255 = scratch/damage).
     ``layers``, when given, receives (kind, HxW bool) for each damage layer the mask marks: the
     overlay's kind (its folder), ``curves`` or ``lines``; their union is the mask.
+    ``clip_seed`` (any seed for np.random.default_rng), the same for every frame of a clip, draws
+    the toning, ageing and scan settings once for the clip (:class:`ClipDraws`); without it each
+    frame draws its own.
     """
     _check(rgb)
     r = recipe or DegradeRecipe()
+    look = rng if clip_seed is None else ClipDraws(clip_seed, rng)
     x = rgb.astype(np.float32) / 255.0
     if r.p_content > 0 and rng.random() < r.p_content:   # no draw at p=0: older recipes keep their bytes
         x = _content(x, rng, r)
-    x = _tone(x, rng, r)
+    x = _tone(x, look, r)
     target = np.round(x * 255).astype(np.uint8)
-    x = _age(x, rng, r)
+    x = _age(x, look, r)
     if track is not None and (r.flicker_gain_sd > 0 or r.flicker_offset_sd > 0):
         x = np.clip(x * np.exp(rng.normal(0, r.flicker_gain_sd)) + rng.normal(0, r.flicker_offset_sd), 0, 1)
     x, mask = _damage(x, rng, r, track, layers)
-    x = _scan(x, rng, r)
+    x = _scan(x, look, r)
     out = np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
     return target, out, (mask.astype(np.uint8) * 255)
 
