@@ -527,8 +527,9 @@ def evaluate_restore(references: Any, model: Any, *, name: str = "ours", recipe:
     ``face_boxes`` (True: ``detect_faces_hog``; or a function of the clean image returning boxes)
     adds face-region PSNR/SSIM (``face_psnr``, ``face_ssim``). ``model=None`` scores the
     baselines only. Clips: ``flicker`` adds exposure flicker to the degradation and
-    ``consistent`` draws its settings once per clip (``default_degrader``); ``deflicker`` steadies the degraded clip first, as ``--deflicker``
-    does (video/deflicker.py), and adds the baseline ``deflickered`` (that step alone)."""
+    ``consistent`` draws its settings once per clip (``default_degrader``); ``deflicker``
+    steadies the degraded clip first, as ``--deflicker`` does (video/deflicker.py), and adds the
+    baseline ``deflickered`` (that step alone)."""
     named, clip = _clip_or_photos(references, max_side, limit, frames, pan, holdout, "restore")
     if (flicker or deflicker or consistent) and not clip:
         raise OldfilmError("--flicker, --deflicker and --consistent-clip need a clip: one video, or --pan N")
@@ -563,16 +564,14 @@ def evaluate_restore(references: Any, model: Any, *, name: str = "ours", recipe:
 
 
 def _clip_fps(references: Any) -> float:
-    """Frames a second of a reference video (24 for a panning clip made from a photo)."""
+    """Frames a second of a reference video, as the runner's deflicker takes them (24 for a
+    panning clip made from a photo)."""
     refs = [references] if isinstance(references, (str, Path)) else list(references)
     if len(refs) == 1 and isinstance(refs[0], (str, Path)) and not _is_photo(Path(refs[0])):
-        import av
+        from .video.probe import probe
 
-        with av.open(str(refs[0])) as c:
-            vs = c.streams.video[0]
-            rate = vs.guessed_rate or vs.average_rate
-            if rate:
-                return float(rate)
+        info = probe(refs[0])
+        return float(info.base_fps or info.fps or 24)
     return 24.0
 
 

@@ -159,13 +159,13 @@ def test_runner_steadies_what_the_stage_sees_and_resumes_with_the_same_table(tmp
     assert (work / "deflicker.npz").exists()
     import oldfilm.video.runner as runner
     calls = []
-    real = runner.frame_levels
-    runner.frame_levels = lambda t: calls.append(1) or real(t)
+    real = runner.clip_statistics
+    runner.clip_statistics = lambda frames: calls.append(1) or real(frames)
     try:
         res2 = process_video(src, tmp_path / "out2.mkv", Recording(), EncodeOptions(codec="ffv1"), work,
                              deflicker=True, segment_seconds=0.5, batch_size=2)
     finally:
-        runner.frame_levels = real
+        runner.clip_statistics = real
     assert calls == [] and res2.resumed_segments > 0
     assert all(np.array_equal(a, b) for a, b in zip(decoded(res2.output), out))
 

@@ -17,6 +17,7 @@ splitting). Figures: docs/deflicker.md.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -215,9 +216,9 @@ def steady_frames(frames: list[np.ndarray], fps: float,
     return [apply_levels(f, float(g), float(o)) for f, (g, o) in zip(frames, table)]
 
 
-def frames_correction_table(frames, fps: float, settings: DeflickerSettings = DeflickerSettings()) -> np.ndarray:
-    """uint8 RGB frames in order (any iterable) -> (N, 2) (gain, offset): the statistics, cuts and
-    corrections in one call, for clips held in memory (tests, benchmarks)."""
+def clip_statistics(frames: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 RGB frames of one video in order (any iterable, read once) -> ((N, Q) float32 levels,
+    (N,) bool shot starts): the table ``corrections_for`` works on."""
     levels, cuts, prev = [], [], None
     for rgb in frames:
         thumb = luma_thumbnail(rgb)
@@ -225,5 +226,14 @@ def frames_correction_table(frames, fps: float, settings: DeflickerSettings = De
         cuts.append(prev is None or is_cut(prev, thumb))
         prev = thumb
     if not levels:
+        return np.zeros((0, len(QUANTILES)), np.float32), np.zeros(0, bool)
+    return np.stack(levels), np.array(cuts)
+
+
+def frames_correction_table(frames: Iterable[np.ndarray], fps: float,
+                            settings: DeflickerSettings = DeflickerSettings()) -> np.ndarray:
+    """uint8 RGB frames in order -> (N, 2) (gain, offset): statistics and corrections in one call."""
+    levels, cuts = clip_statistics(frames)
+    if not len(levels):
         return np.zeros((0, 2), np.float32)
-    return corrections_for(np.stack(levels), np.array(cuts), fps, settings)
+    return corrections_for(levels, cuts, fps, settings)

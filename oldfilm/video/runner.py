@@ -26,7 +26,7 @@ from ..errors import BadInputError, OutputError
 from ..images import apply_residual, to_uint8
 from ..options import EncodeOptions
 from .deflicker import VERSION as DEFLICKER_VERSION
-from .deflicker import apply_levels, corrections_for, frame_levels, is_cut, luma_thumbnail
+from .deflicker import apply_levels, clip_statistics, corrections_for
 from .colour import plan_colour
 from .decode import DecodedFrame, decode_frames, stored
 from .encode import SegmentEncoder, segment_suffix
@@ -339,29 +339,33 @@ def _deflicker_table(info: VideoInfo, plan, encode: EncodeOptions, work_dir: Pat
     try:
         with np.load(cache) as z:
             if str(z["key"]) == key:
-                return {int(p): (float(g), float(o)) for p, (g, o) in zip(z["pts"], z["levels"])}
+                return _by_pts(z["pts"], z["levels"])
     except (OSError, KeyError, ValueError):
         pass
     space, rng, prim, trc = info.colour_tags
     colour = plan_colour(info.coded_width, info.coded_height, space, rng, prim, trc, info.pix_fmt)
-    pts, levels, cuts, prev = [], [], [], None
-    for f in decode_frames(info, colour, deinterlace=encode.deinterlace, timestamps=plan.timestamps):
-        thumb = luma_thumbnail(f.rgb)
-        pts.append(f.pts)
-        levels.append(frame_levels(thumb))
-        cuts.append(prev is None or is_cut(prev, thumb))
-        prev = thumb
-        if on_scan and len(pts) % 25 == 0:
-            on_scan(len(pts), plan.frame_count)
+    pts: list[int] = []
+
+    def frames():
+        for f in decode_frames(info, colour, deinterlace=encode.deinterlace, timestamps=plan.timestamps):
+            pts.append(f.pts)
+            if on_scan and len(pts) % 25 == 0:
+                on_scan(len(pts), plan.frame_count)
+            yield f.rgb
+
+    levels, cuts = clip_statistics(frames())
     if on_scan:
         on_scan(plan.frame_count, plan.frame_count)
     if not pts:
         return {}
-    rate = float(info.base_fps or info.fps or 24)
-    table = corrections_for(np.stack(levels), np.array(cuts), rate)
+    table = corrections_for(levels, cuts, float(info.base_fps or info.fps or 24))
     tmp = work_dir / "deflicker.part.npz"
     np.savez(tmp, key=np.array(key), pts=np.array(pts, np.int64), levels=table)
     os.replace(tmp, cache)
+    return _by_pts(pts, table)
+
+
+def _by_pts(pts, table) -> dict[int, tuple[float, float]]:
     return {int(p): (float(g), float(o)) for p, (g, o) in zip(pts, table)}
 
 
