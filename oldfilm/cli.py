@@ -89,6 +89,11 @@ def _add_colorize_arguments(p: argparse.ArgumentParser) -> None:
                    help="make colours near FROM come out as TO (names such as red, blue, skin, or #RRGGBB; "
                         "WIDTH: hue degrees, default 25), e.g. --map-color blue=green --map-color yellow=#E8C547; "
                         "repeatable, applied in order")
+    p.add_argument("--reference", dest="references", action="append", default=[], metavar="IMAGE|FOLDER",
+                   help="a colour image (or a folder of them) to take colours from wherever a frame shows what it "
+                        "shows: a colour photo of the same scene or person, or frames of the film coloured by hand, "
+                        "one per shot; repeatable, all are searched; a frame that shows none of them keeps the "
+                        "colorizer's own colours")
     p.add_argument("--recolor", action="store_true",
                    help="colorize files that are already in colour too, replacing their colours (default: a colour "
                         "file is not colorized; black-and-white, sepia and toned files are)")
@@ -168,7 +173,8 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
         faces=FaceOptions(enabled=args.faces, landmarks=args.landmarks, detector=args.face_detector,
                           keyframe_every=args.face_keyframes),
         colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor,
-                                 recolor=args.recolor, saturation=args.saturation, color_maps=tuple(args.color_maps)),
+                                 recolor=args.recolor, saturation=args.saturation, color_maps=tuple(args.color_maps),
+                                 references=tuple(args.references)),
         run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads,
                        reuse_repeats=not args.every_frame, deflicker=args.deflicker),
         encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth),

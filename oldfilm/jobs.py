@@ -298,6 +298,16 @@ ALREADY_IN_COLOUR = "already in colour"       # a skip reason: colorizing was th
 SKIP_HINTS = {ALREADY_IN_COLOUR: " (--recolor colorizes it anyway)"}
 
 
+def _reference_note(stages: dict) -> str:
+    """The done line's word on --reference: how many frames took the references' colours."""
+    if "reference_frames" not in stages:
+        return ""
+    used, total = stages["reference_frames"], stages.get("colorized_frames", 0)
+    if total <= 1:
+        return ", colours from the references" if used else ", the references show nothing of it: the colorizer's own colours"
+    return f", colours from the references in {used} of {total} frames"
+
+
 def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_seconds: float = 30.0,
               json_lines: bool = False, verbose: bool = True, progress: bool = True,
               compare: bool = False, out=None, err=None) -> BatchSummary:
@@ -340,6 +350,7 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
                 steadied = (rec.stages or {}).get("deflickered_frames")
                 if steadied is not None:
                     extra += f", {steadied} frames deflickered"
+                extra += _reference_note(rec.stages or {})
                 bars.write(f"done: {rec.input} -> {rec.output} ({rec.seconds:.1f} s{extra})", human)
             for w in rec.warnings or []:
                 bars.write(f"warning: {rec.input}: {w}", err)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .errors import OldfilmError
+from .errors import BadInputError, OldfilmError
 
 CODECS = ("h264", "h265", "ffv1", "prores")
 
@@ -62,6 +62,7 @@ class ColorizeOptions:
     recolor: bool = False                # also colorize inputs already in colour (default: leave them as they are)
     saturation: float = 1.0              # chroma of the result x this (0 grey, 1 as the model paints it)
     color_maps: tuple[str, ...] = ()     # 'FROM=TO[:WIDTH]' hue maps, in order (oldfilm/colorize/adjust.py)
+    references: tuple[str, ...] = ()     # colour images (or folders of them) whose colours frames take where they match
 
     def factor_for(self, is_video: bool, photo_default: int = 35) -> int:
         """The render factor to run: the user's, else 21 for video (DeOldify's video factor), else
@@ -76,13 +77,38 @@ class ColorizeOptions:
         if not 0 <= self.saturation <= 4:
             raise OldfilmError(f"--saturation {self.saturation:g}: expected 0..4 (1 keeps the colorizer's colours)")
         self.color_maps = tuple(self.color_maps)
+        self.references = tuple(str(r) for r in self.references)
         if not self.enabled and (self.saturation != 1.0 or self.color_maps):
             raise OldfilmError("--saturation and --map-color change the colorizer's colours: add --colorize")
+        if not self.enabled and self.references:
+            raise OldfilmError("--reference gives the colorizer its colours: add --colorize")
+        self.references = expand_references(self.references)
         if self.color_maps:   # fail on a bad map before any file is opened
             from .colorize.adjust import ColorMap
 
             for spec in self.color_maps:
                 ColorMap.parse(spec)
+
+
+def expand_references(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """--reference values as image files: a folder gives its images (sorted, not recursive). A
+    missing file or a folder without images stops the batch before any job, with its name."""
+    from .images import IMAGE_EXTENSIONS
+
+    files: list[str] = []
+    for ref in paths:
+        p = Path(ref)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+                           and not f.name.startswith("."))
+            if not found:
+                raise BadInputError(ref, "no reference images in this folder")
+            files += found
+        elif p.is_file():
+            files.append(str(ref))
+        else:
+            raise BadInputError(ref, "no such reference image")
+    return tuple(dict.fromkeys(files))
 
 
 @dataclass

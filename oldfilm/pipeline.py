@@ -12,6 +12,7 @@ functions so ``oldfilm --help`` never pays for torch-heavy imports.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import shutil
@@ -202,9 +203,13 @@ class Pipeline:
         """What the stages compute: part of a video's resume key, so segments made with other
         models or settings are never joined with new ones."""
         o = self.options
+        colorize = asdict(o.colorize)
+        references = colorize.pop("references")
+        if references:   # by content, so an edited keyframe restarts the run; absent otherwise, as before
+            colorize["reference_sha256"] = [hashlib.sha256(Path(r).read_bytes()).hexdigest() for r in references]
         return json.dumps({
             "stages": chain.active,
-            "restore": asdict(o.restore), "faces": asdict(o.faces), "colorize": asdict(o.colorize),
+            "restore": asdict(o.restore), "faces": asdict(o.faces), "colorize": colorize,
             "precision": o.run.precision, "device": self.device.type,
         }, sort_keys=True, default=str)
 

@@ -96,7 +96,7 @@ def test_restore_help_lists_every_option(capsys):
     assert ei.value.code == 0
     out = capsys.readouterr().out
     for opt in ("--colorize", "--no-restore", "--scratches", "--faces", "--no-faces", "--landmarks", "--face-detector", "--render-factor",
-                "--saturation", "--map-color", "--colorizer", "--restorer", "--crf", "--codec", "--bit-depth", "--device", "--precision",
+                "--saturation", "--map-color", "--reference", "--colorizer", "--restorer", "--crf", "--codec", "--bit-depth", "--device", "--precision",
                 "--batch-size", "--segment-seconds", "--overwrite", "--json", "--compare", "--quiet", "-o"):
         assert opt in out, opt
 

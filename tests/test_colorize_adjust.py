@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from oldfilm.cli import build_parser, main, options_from_args
-from oldfilm.colorize.adjust import ColorMap, _lab, adjust_colors, parse_color
+from oldfilm.colorize.adjust import ColorMap, adjust_colors, cielab, parse_color
 from oldfilm.colorize.generator import LIGHT_CONFIG, build_generator
 from oldfilm.colorize.stage import ColorizeStage
 from oldfilm.errors import OldfilmError
@@ -22,7 +22,7 @@ def _patches(*colours: tuple[int, int, int]) -> np.ndarray:
 
 
 def _hue(rgb: np.ndarray) -> np.ndarray:
-    lab = _lab(rgb)
+    lab = cielab(rgb)
     return np.degrees(np.arctan2(lab[..., 2], lab[..., 1]))
 
 
@@ -39,8 +39,8 @@ def test_saturation_scales_chroma_and_keeps_lightness():
     x = _patches(BLUE, RED, PALE_BLUE, ORANGE)
     grey = adjust_colors(x, 0.0)
     assert np.ptp(grey.astype(int), axis=2).max() <= 1                       # R = G = B
-    assert np.abs(_lab(grey)[..., 0] - _lab(x)[..., 0]).max() < 1.0
-    lab, half = _lab(x), _lab(adjust_colors(x, 0.5))
+    assert np.abs(cielab(grey)[..., 0] - cielab(x)[..., 0]).max() < 1.0
+    lab, half = cielab(x), cielab(adjust_colors(x, 0.5))
     ratio = np.hypot(half[..., 1], half[..., 2]) / np.hypot(lab[..., 1], lab[..., 2])
     assert np.allclose(ratio, 0.5, atol=0.03)
     assert _hue_gap(_hue(adjust_colors(x, 0.5)), _hue(x)).max() < 2.0         # hues stay
@@ -56,16 +56,16 @@ def test_a_map_moves_its_hue_and_leaves_other_hues_and_greys_alone():
     blue_hue = _hue(np.array([[parse_color("blue")]], np.uint8))[0, 0]
     offset = _hue(x[12:16]) - blue_hue                                        # pale blue sits off blue's hue...
     assert _hue_gap(_hue(out[12:16]), green_hue + offset).max() < 3           # ...and keeps that offset around green
-    pale = _lab(out[12:16])
+    pale = cielab(out[12:16])
     assert np.hypot(pale[..., 1], pale[..., 2]).max() < 25                    # and stays pale
     assert np.abs(out[4:12].astype(int) - x[4:12]).max() <= 1                 # red, grey: untouched
     assert np.abs(out[16:20].astype(int) - x[16:20]).max() <= 1               # a grey's blue cast: untouched
-    assert np.abs(_lab(out)[..., 0] - _lab(x)[..., 0]).max() < 1.0           # lightness kept
+    assert np.abs(cielab(out)[..., 0] - cielab(x)[..., 0]).max() < 1.0           # lightness kept
 
 
 def test_map_width_fades_the_change_out_with_hue_distance():
     src = parse_color("blue")
-    lab_src = _lab(np.array([[src]], np.uint8))[0, 0]
+    lab_src = cielab(np.array([[src]], np.uint8))[0, 0]
     c, h = np.hypot(lab_src[1], lab_src[2]), np.arctan2(lab_src[2], lab_src[1])
 
     def at(offset_deg: float) -> np.ndarray:

@@ -50,11 +50,18 @@ def parse_color(text: str) -> tuple[int, int, int]:
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
+def cielab(rgb: np.ndarray) -> np.ndarray:
     """float32 CIELAB (L 0..100, a and b about -128..127) of uint8 RGB ...x3. OpenCV's float
     conversion (same D65 formulas as metrics.rgb_to_lab) because this runs on every frame and needs
     the way back too."""
     return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def cielab_to_rgb8(lab: np.ndarray) -> np.ndarray:
+    """uint8 RGB ...x3 of float32 CIELAB ...x3 (the inverse of :func:`cielab`; out-of-gamut colours
+    clipped in sRGB)."""
+    out = cv2.cvtColor(np.ascontiguousarray(lab, dtype=np.float32), cv2.COLOR_LAB2RGB)
+    return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,7 @@ class ColorMap:
 
 
 def _chroma_hue(rgb: tuple[int, int, int]) -> tuple[float, float]:
-    lab = _lab(np.array([[rgb]], np.uint8))[0, 0]
+    lab = cielab(np.array([[rgb]], np.uint8))[0, 0]
     return float(np.hypot(lab[1], lab[2])), float(np.arctan2(lab[2], lab[1]))
 
 
@@ -127,10 +134,9 @@ def adjust_colors(rgb: np.ndarray, saturation: float = 1.0, maps: tuple[ColorMap
         return rgb
     if saturation < 0:
         raise ValueError(f"saturation {saturation} < 0")
-    lab = _lab(rgb)
+    lab = cielab(rgb)
     ab = lab[..., 1:]
     for m in maps:
         ab = _apply_map(ab, m)
     lab[..., 1:] = ab * np.float32(saturation)
-    out = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
-    return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+    return cielab_to_rgb8(lab)

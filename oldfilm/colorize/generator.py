@@ -179,13 +179,28 @@ class DeOldifyUnet(nn.Module):
         self.layers = nn.ModuleList(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x, None)[0]
+
+    def forward_with_features(self, x: torch.Tensor, trunk_index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output, the encoder trunk's output at ``trunk_index``) from one pass: features for
+        matching frames to reference colours (oldfilm.colorize.reference) at no extra cost."""
+        if not 0 <= trunk_index < len(self.layers[0]):
+            raise ValueError(f"trunk_index {trunk_index}: the trunk has {len(self.layers[0])} layers")
+        y, feats = self._forward(x, trunk_index)
+        assert feats is not None
+        return y, feats
+
+    def _forward(self, x: torch.Tensor, keep: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         trunk = self.layers[0]
         skips: dict[int, torch.Tensor] = {}
+        kept: torch.Tensor | None = None
         h = x
         for idx, layer in enumerate(trunk):
             h = layer(h)
             if idx in SKIP_INDICES:
                 skips[idx] = h
+            if idx == keep:
+                kept = h
         h = self.layers[3](self.layers[2](self.layers[1](h)))
         for block, idx in zip(self.layers[4:8], SKIP_INDICES):
             h = block(h, skips[idx])
@@ -198,7 +213,7 @@ class DeOldifyUnet(nn.Module):
         if self.chroma_gain is not None:
             a, b = self.chroma_gain
             y = F.conv2d(y, a.to(y)[:, :, None, None], b.to(y))
-        return y
+        return y, kept
 
 
 def _batchnorm(nf: int) -> nn.BatchNorm2d:

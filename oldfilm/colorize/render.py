@@ -84,15 +84,21 @@ def run_network(
     batch: torch.Tensor,
     autocast: torch.dtype | None = None,
     channels_last: bool = False,
-) -> torch.Tensor:
-    """Network outputs (float32, CPU) for an N×3×S×S input batch, under inference_mode."""
+    trunk_index: int | None = None,
+):
+    """Network outputs (float32, CPU) for an N×3×S×S input batch, under inference_mode. With
+    ``trunk_index``: (outputs, the encoder trunk's output there), from the same pass
+    (``DeOldifyUnet.forward_with_features``)."""
     device = _network_device(network)
     x = batch.to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     ctx = torch.autocast(device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
     with torch.inference_mode(), ctx:
-        return network(x).float().cpu()
+        if trunk_index is None:
+            return network(x).float().cpu()
+        y, feats = network.forward_with_features(x, trunk_index)
+        return y.float().cpu(), feats.float().cpu().contiguous()
 
 
 def colorize_frames(

@@ -17,11 +17,15 @@ import torch
 from torch import nn
 
 from ..device import autocast_dtype, resolve_device
+from ..errors import BadInputError, OldfilmError
 from ..options import ColorizeOptions, RunOptions
 from ..stage import StageBase
 from ..weights import get_model, is_checkpoint_path, load_model
 from .adjust import ColorMap, adjust_colors
 from .published import DEOLDIFY_PHOTO_RENDER_FACTOR, OURS_PHOTO_RENDER_FACTOR
+from .reference import MIN_CHROMA, References, chroma_level, colorize_frames_with_references, encode_references
+
+BACKGROUND_DIR = Path(__file__).resolve().parent / "background"   # unrelated photos for the match share
 from .render import colorize_frames
 
 # Activation memory grows with render_factor²; the batch shrinks so one call never holds more
@@ -63,6 +67,7 @@ class ColorizeStage(StageBase):
         model_name: str = "",
         saturation: float = 1.0,
         color_maps: Sequence[ColorMap] = (),
+        references: References | None = None,
     ):
         super().__init__()
         self.device = device
@@ -75,17 +80,29 @@ class ColorizeStage(StageBase):
         self.model_name = model_name
         self.saturation = float(saturation)
         self.color_maps = tuple(color_maps)
+        if references is not None and references.render_factor != self.render_factor:
+            raise ValueError(f"references encoded at render factor {references.render_factor}, "
+                             f"the stage runs at {self.render_factor}")
+        self.references = references
         self.frames = 0
+        self.reference_frames = 0
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
-        out = colorize_frames(
-            frames,
-            self.network,
-            self.render_factor,
-            batch_size=self.batch_size,
-            autocast=self.autocast,
-            channels_last=self.channels_last,
-        )
+        if self.references is not None:
+            out, shares = colorize_frames_with_references(
+                frames, self.network, self.references, batch_size=self.batch_size,
+                autocast=self.autocast, channels_last=self.channels_last,
+            )
+            self.reference_frames += sum(1 for w in shares if w > 0)
+        else:
+            out = colorize_frames(
+                frames,
+                self.network,
+                self.render_factor,
+                batch_size=self.batch_size,
+                autocast=self.autocast,
+                channels_last=self.channels_last,
+            )
         if self.saturation != 1.0 or self.color_maps:
             out = [adjust_colors(f, self.saturation, self.color_maps) for f in out]
         self.frames += len(out)
@@ -93,6 +110,7 @@ class ColorizeStage(StageBase):
 
     def reset(self) -> None:
         self.frames = 0
+        self.reference_frames = 0
 
     def report(self) -> dict:
         return {
@@ -103,6 +121,9 @@ class ColorizeStage(StageBase):
             **({"saturation": self.saturation} if self.saturation != 1.0 else {}),
             **({"color_maps": [f"#{bytes(m.source).hex()}=#{bytes(m.target).hex()}:{m.width:g}" for m in self.color_maps]}
                if self.color_maps else {}),
+            # frames that took colours from the references (the others showed nothing of them)
+            **({"references": list(self.references.names), "reference_frames": self.reference_frames}
+               if self.references is not None else {}),
         }
 
 
@@ -124,14 +145,46 @@ def build_colorize_stage(opts: ColorizeOptions, run: RunOptions, is_video: bool)
     device = resolve_device(run.device)
     autocast = choose_autocast(device, run.precision)
     networks = load_model("colorize", opts.model)
-    network = next(iter(networks.values()))
+    network = next(iter(networks.values())).eval().to(device)
+    render_factor = opts.factor_for(is_video, photo_render_factor(opts.model))
+    references = None
+    if opts.references:
+        references = encode_references(network, [read_reference(r) for r in opts.references], render_factor,
+                                       [Path(r).name for r in opts.references], background=background_photos(),
+                                       autocast=autocast)
     return ColorizeStage(
         network,
-        opts.factor_for(is_video, photo_render_factor(opts.model)),
+        render_factor,
         device,
         autocast=autocast,
         batch_size=run.batch_size,
         model_name=opts.model,
         saturation=opts.saturation,
         color_maps=tuple(ColorMap.parse(spec) for spec in opts.color_maps),
+        references=references,
     )
+
+
+def background_photos() -> list[np.ndarray]:
+    """The bundled background photos (colorize/background/, gray, uint8 RGB), sorted by name."""
+    import cv2
+
+    files = sorted(BACKGROUND_DIR.glob("*.jpg"))
+    if not files:
+        raise OldfilmError(f"{BACKGROUND_DIR}: the background photos for --reference are missing (reinstall oldfilm)")
+    return [cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2RGB) for f in files]
+
+
+def read_reference(path: str | Path) -> np.ndarray:
+    """uint8 RGB HxWx3 of a reference image; one-line BadInputError when it cannot be read or has
+    no colour to give (a black-and-white image)."""
+    from ..images import read_image, to_uint8
+
+    rgb, _ = read_image(path)
+    if rgb.dtype == np.uint16:
+        rgb = to_uint8(rgb)
+    level = chroma_level(rgb)
+    if level < MIN_CHROMA:
+        raise BadInputError(path, f"no colour to take (chroma {level:.1f}, black-and-white): a reference must be "
+                                  "a colour image")
+    return rgb
