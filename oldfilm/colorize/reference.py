@@ -27,17 +27,16 @@ colorizer's own encoder in place of their ImageNet VGG, which cannot be download
    :data:`SHARE_EVERY`-th) that the references match better than every background photo. Its
    median was 0.53–0.71 for other views of the same photo and keyframes of the same shot, 0.08 for
    an unrelated photo, on the photos and clips the constants were chosen on
-   (bench/reference_tuning.py, docs/reference-colours.md). The frame takes the references' colours with weight
-   clip((share − :data:`SHARE_LOW`) / (:data:`SHARE_HIGH` − :data:`SHARE_LOW`), 0, 1), and keeps the
-   colorizer's own for the rest: a*, b* = w · matched + (1 − w) · the colorizer's, on the render
+   (bench/reference_tuning.py, docs/reference-colours.md). The frame takes the references'
+   colours with weight clip((share − :data:`SHARE_LOW`) / (:data:`SHARE_HIGH` − :data:`SHARE_LOW`),
+   0, 1), and keeps the colorizer's own for the rest: a*, b* = w · matched + (1 − w) · the colorizer's, on the render
    square, lightness the colorizer's. The square then goes through the usual chroma transfer under
    the full-resolution luminance (:func:`render.finish`).
 
 The softmax runs one reference at a time and keeps only each one's statistics (its best score,
 the sum of its weights and their a*, b* sum per position), so memory stays at frame positions ×
-one reference's positions for any number of references. Frames
-stay independent: a frame's colours depend only on itself, the references and the background, so
-segments run in any order. Figures and the choice of the constants: docs/reference-colours.md.
+one reference's positions for any number of references. Frames stay independent: a frame's
+colours depend only on itself, the references and the background, so segments run in any order. Figures and the choice of the constants: docs/reference-colours.md.
 """
 from __future__ import annotations
 
@@ -50,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..monochrome import thumbnail
 from .adjust import cielab, cielab_to_rgb8
 from .render import _as_rgb_uint8, finish, model_input, model_rgb, run_network
 
@@ -134,10 +134,7 @@ def gray_rgb(rgb: np.ndarray) -> np.ndarray:
 def chroma_level(rgb: np.ndarray, side: int = 128) -> float:
     """99th percentile of CIELAB chroma of uint8 RGB HxWx3 ``rgb`` (on a thumbnail of ``side`` px):
     below :data:`MIN_CHROMA` the image is black-and-white and has no colour to give."""
-    h, w = rgb.shape[:2]
-    s = min(1.0, side / max(h, w))
-    thumb = cv2.resize(_as_rgb_uint8(rgb), (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    ab = cielab(thumb)[..., 1:]
+    ab = cielab(thumbnail(_as_rgb_uint8(rgb), side))[..., 1:]
     return float(np.percentile(np.hypot(ab[..., 0], ab[..., 1]), 99))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -24,9 +25,9 @@ from ..weights import get_model, is_checkpoint_path, load_model
 from .adjust import ColorMap, adjust_colors
 from .published import DEOLDIFY_PHOTO_RENDER_FACTOR, OURS_PHOTO_RENDER_FACTOR
 from .reference import MIN_CHROMA, References, chroma_level, colorize_frames_with_references, encode_references
+from .render import colorize_frames
 
 BACKGROUND_DIR = Path(__file__).resolve().parent / "background"   # unrelated photos for the match share
-from .render import colorize_frames
 
 # Activation memory grows with render_factor²; the batch shrinks so one call never holds more
 # than REFERENCE_BATCH frames at REFERENCE_FACTOR's size (about 1.5 GB fp32 for Stable).
@@ -167,8 +168,6 @@ def build_colorize_stage(opts: ColorizeOptions, run: RunOptions, is_video: bool)
 
 def background_photos() -> list[np.ndarray]:
     """The bundled background photos (colorize/background/, gray, uint8 RGB), sorted by name."""
-    import cv2
-
     files = sorted(BACKGROUND_DIR.glob("*.jpg"))
     if not files:
         raise OldfilmError(f"{BACKGROUND_DIR}: the background photos for --reference are missing (reinstall oldfilm)")
