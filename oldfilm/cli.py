@@ -94,6 +94,11 @@ def _add_colorize_arguments(p: argparse.ArgumentParser) -> None:
                         "shows: a colour photo of the same scene or person, or frames of the film coloured by hand, "
                         "one per shot; repeatable, all are searched; a frame that shows none of them keeps the "
                         "colorizer's own colours")
+    p.add_argument("--steady-colors", dest="steady", type=float, default=None, metavar="S",
+                   help="video: hold each surface's colour from frame to frame, following the motion, so colours "
+                        "do not flicker: S is the share of a tracked pixel's colour taken from the frames before "
+                        "(default 0.9; 0 off: every frame keeps the colorizer's own colours); new content and a new "
+                        "shot take fresh colours at once")
     p.add_argument("--recolor", action="store_true",
                    help="colorize files that are already in colour too, replacing their colours (default: a colour "
                         "file is not colorized; black-and-white, sepia and toned files are)")
@@ -174,7 +179,7 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
                           keyframe_every=args.face_keyframes),
         colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor,
                                  recolor=args.recolor, saturation=args.saturation, color_maps=tuple(args.color_maps),
-                                 references=tuple(args.references)),
+                                 references=tuple(args.references), steady=args.steady),
         run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads,
                        reuse_repeats=not args.every_frame, deflicker=args.deflicker),
         encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth),

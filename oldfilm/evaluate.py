@@ -214,7 +214,7 @@ def as_method(model: Any, *, render_factor: int | None = None, independent: bool
 
 def build_pipeline_stage(task: str, *, model: str = "default", faces: bool | None = None,
                          scratches: str = "auto", render_factor: int | None = None, device: str = "auto",
-                         is_video: bool = False, restore: bool = True) -> Stage:
+                         is_video: bool = False, restore: bool = True, steady: float | None = None) -> Stage:
     """The installed pipeline for ``task`` (restore: restore + faces; colorize: colorize only), as
     the CLI would run it (``restore=False``: the face stage alone, as ``--no-restore --faces``).
     Raises NoWeightsError (one line) when a checkpoint is missing."""
@@ -223,7 +223,8 @@ def build_pipeline_stage(task: str, *, model: str = "default", faces: bool | Non
 
     if task == "colorize":
         opts = PipelineOptions(restore=RestoreOptions(enabled=False), faces=FaceOptions(enabled=False),
-                               colorize=ColorizeOptions(enabled=True, model=model, render_factor=render_factor),
+                               colorize=ColorizeOptions(enabled=True, model=model, render_factor=render_factor,
+                                                        steady=steady),
                                run=RunOptions(device=device))
     else:
         opts = PipelineOptions(restore=RestoreOptions(enabled=restore, model=model, scratches=scratches),  # type: ignore[arg-type]
@@ -686,6 +687,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face-metrics", action="store_true",
                         help="restore: also score PSNR/SSIM inside the faces dlib finds on each reference")
     parser.add_argument("--render-factor", type=int, default=None, help="colorize: render factor (default: as the CLI: 21, DeOldify's models 35 on photos)")
+    parser.add_argument("--steady-colors", dest="steady", type=float, default=None, metavar="S",
+                        help="colorize, clips: the colour-flicker filter's strength, as the CLI's (default 0.9; 0 off)")
     parser.add_argument("--recipe", default="photo", help="restore: degradation recipe: photo, film or bopbtl")
     parser.add_argument("--overlays", type=Path, default=None, help="restore: folder of film-damage overlays")
     parser.add_argument("--flicker", type=float, default=0.0, metavar="SD",
@@ -713,13 +716,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.task == "colorize" and (args.flicker or args.deflicker or args.consistent_clip):
         raise OldfilmError("--flicker, --deflicker and --consistent-clip are for --task restore")
+    if args.task != "colorize" and args.steady is not None:
+        raise OldfilmError("--steady-colors is for --task colorize")
     is_clip = bool(args.pan) or (len(args.references) == 1 and Path(args.references[0]).is_file()
                                  and not _is_photo(Path(args.references[0])))
     stage = None
     if args.model != "none":
         stage = build_pipeline_stage(args.task, model=args.model, faces=args.faces, scratches=args.scratches,
                                      render_factor=args.render_factor, device=args.device, is_video=is_clip,
-                                     restore=not args.no_restore)
+                                     restore=not args.no_restore, steady=args.steady)
     name = "faces only" if args.task == "restore" and args.no_restore else args.model
     common = dict(name=name, baselines=not args.no_baselines, max_side=args.size, limit=args.limit,
                   frames=args.frames, pan=args.pan, holdout=args.holdout)

@@ -54,6 +54,12 @@ class FaceOptions:
         return "track" if is_video else "cnn"
 
 
+# Colour-flicker filter strength for video (colorize/steady.py; docs/steady-colours.md): the share
+# of a tracked pixel's colour that comes from its history. 1 would freeze a shot's first colours.
+STEADY_DEFAULT = 0.9
+STEADY_MAX = 0.98
+
+
 @dataclass
 class ColorizeOptions:
     enabled: bool = False
@@ -63,6 +69,14 @@ class ColorizeOptions:
     saturation: float = 1.0              # chroma of the result x this (0 grey, 1 as the model paints it)
     color_maps: tuple[str, ...] = ()     # 'FROM=TO[:WIDTH]' hue maps, in order (oldfilm/colorize/adjust.py)
     references: tuple[str, ...] = ()     # colour images (or folders of them) whose colours frames take where they match
+    steady: float | None = None          # video: weight of a pixel's colour history along the motion (None: STEADY_DEFAULT; 0 off)
+
+    def steady_for(self, is_video: bool) -> float:
+        """The strength of the colour-flicker filter (colorize/steady.py): the user's, else
+        STEADY_DEFAULT, for video; photos have no neighbouring frames (0)."""
+        if not is_video:
+            return 0.0
+        return STEADY_DEFAULT if self.steady is None else float(self.steady)
 
     def factor_for(self, is_video: bool, photo_default: int = 35) -> int:
         """The render factor to run: the user's, else 21 for video (DeOldify's video factor), else
@@ -76,10 +90,14 @@ class ColorizeOptions:
             raise OldfilmError(f"--render-factor {self.render_factor}: expected 1..128")
         if not 0 <= self.saturation <= 4:
             raise OldfilmError(f"--saturation {self.saturation:g}: expected 0..4 (1 keeps the colorizer's colours)")
+        if self.steady is not None and not 0 <= self.steady <= STEADY_MAX:
+            raise OldfilmError(f"--steady-colors {self.steady:g}: expected 0..{STEADY_MAX:g} (0 off, default {STEADY_DEFAULT:g})")
         self.color_maps = tuple(self.color_maps)
         self.references = tuple(str(r) for r in self.references)
         if not self.enabled and (self.saturation != 1.0 or self.color_maps):
             raise OldfilmError("--saturation and --map-color change the colorizer's colours: add --colorize")
+        if not self.enabled and self.steady is not None:
+            raise OldfilmError("--steady-colors steadies the colorizer's colours: add --colorize")
         if not self.enabled and self.references:
             raise OldfilmError("--reference gives the colorizer its colours: add --colorize")
         self.references = expand_references(self.references)

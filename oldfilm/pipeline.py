@@ -207,6 +207,11 @@ class Pipeline:
         references = colorize.pop("references")
         if references:   # by content, so an edited keyframe restarts the run; absent otherwise, as before
             colorize["reference_sha256"] = [hashlib.sha256(Path(r).read_bytes()).hexdigest() for r in references]
+        colorize.pop("steady")
+        if o.colorize.enabled and "colorize" in chain.active and o.colorize.steady_for(True) > 0:
+            from .colorize.steady import VERSION
+
+            colorize["steady_colors"] = [o.colorize.steady_for(True), VERSION]
         return json.dumps({
             "stages": chain.active,
             "restore": asdict(o.restore), "faces": asdict(o.faces), "colorize": colorize,

@@ -26,6 +26,7 @@ from .adjust import ColorMap, adjust_colors
 from .published import DEOLDIFY_PHOTO_RENDER_FACTOR, OURS_PHOTO_RENDER_FACTOR
 from .reference import MIN_CHROMA, References, chroma_level, colorize_frames_with_references, encode_references
 from .render import colorize_frames
+from .steady import SteadyState, steady_frame
 
 BACKGROUND_DIR = Path(__file__).resolve().parent / "background"   # unrelated photos for the match share
 
@@ -69,6 +70,7 @@ class ColorizeStage(StageBase):
         saturation: float = 1.0,
         color_maps: Sequence[ColorMap] = (),
         references: References | None = None,
+        steady: float = 0.0,
     ):
         super().__init__()
         self.device = device
@@ -85,8 +87,13 @@ class ColorizeStage(StageBase):
             raise ValueError(f"references encoded at render factor {references.render_factor}, "
                              f"the stage runs at {self.render_factor}")
         self.references = references
+        if not 0 <= steady < 1:
+            raise ValueError(f"steady {steady}: expected 0 <= steady < 1")
+        self.steady = float(steady)
+        self._steady_state: SteadyState | None = None
         self.frames = 0
         self.reference_frames = 0
+        self.steadied_frames = 0
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         if self.references is not None:
@@ -104,14 +111,23 @@ class ColorizeStage(StageBase):
                 autocast=self.autocast,
                 channels_last=self.channels_last,
             )
+        if self.steady > 0:
+            out = [self._steady_one(f, o) for f, o in zip(frames, out)]
         if self.saturation != 1.0 or self.color_maps:
             out = [adjust_colors(f, self.saturation, self.color_maps) for f in out]
         self.frames += len(out)
         return out
 
+    def _steady_one(self, frame: np.ndarray, colorized: np.ndarray) -> np.ndarray:
+        out, self._steady_state, held = steady_frame(frame, colorized, self._steady_state, self.steady)
+        self.steadied_frames += held > 0
+        return out
+
     def reset(self) -> None:
         self.frames = 0
         self.reference_frames = 0
+        self.steadied_frames = 0
+        self._steady_state = None     # a new file or segment: no colour crosses it
 
     def report(self) -> dict:
         return {
@@ -125,6 +141,8 @@ class ColorizeStage(StageBase):
             # frames that took colours from the references (the others showed nothing of them)
             **({"references": list(self.references.names), "reference_frames": self.reference_frames}
                if self.references is not None else {}),
+            # frames whose colours took part of the previous frames' (the rest began a shot or segment)
+            **({"steady_colors": self.steady, "steadied_frames": self.steadied_frames} if self.steady > 0 else {}),
         }
 
 
@@ -163,6 +181,7 @@ def build_colorize_stage(opts: ColorizeOptions, run: RunOptions, is_video: bool)
         saturation=opts.saturation,
         color_maps=tuple(ColorMap.parse(spec) for spec in opts.color_maps),
         references=references,
+        steady=opts.steady_for(is_video),
     )
 
 
