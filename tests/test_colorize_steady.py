@@ -144,6 +144,11 @@ def test_new_content_and_cuts_take_the_colorizers_colours_at_once():
     assert S.steady_frame(_gray(luma), raw[:, :, :] * 0 + raw, state, 0.0)[2] == 0
     small = cv2.resize(luma, (64, 48))
     assert S.steady_frame(_gray(small), _with_chroma(small, 1.0, 1.0), state, 0.9)[2] == 0
+    for h, w in ((1, 1), (2, 3), (15, 200)):                  # too small for the flow: passed through
+        tiny = np.random.default_rng(h).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        _, st, _ = S.steady_frame(tiny, tiny, None, 0.9)
+        out, _, held = S.steady_frame(tiny, tiny, st, 0.9)
+        assert held == 0 and np.array_equal(out, tiny)
 
 
 def test_steady_clip_runs_the_state_through_a_clip():

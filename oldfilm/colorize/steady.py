@@ -37,6 +37,7 @@ from ..video.deflicker import THUMB_SIDE, is_cut
 
 VERSION = 1               # part of a video run's resume fingerprint: bump when the output changes
 WORK_SIDE = 320           # px, long side of the flow and the filter
+MIN_SIDE = 16             # px: a smaller picture has too little for the flow (DIS needs patches)
 MATCH_LEVELS = 16.0       # 8-bit luma difference at which a warped pixel's weight has fallen to 0
 MATCH_BLUR = 2.0          # px at WORK_SIDE: grain and codec noise are not motion failures
 MAX_GAIN = 1.5           # exposure change between two frames that ``same_exposure`` evens out
@@ -55,7 +56,7 @@ class SteadyState:
 
 def _work_size(h: int, w: int) -> tuple[int, int]:
     scale = min(1.0, WORK_SIDE / max(h, w))
-    return max(8, round(w * scale)), max(8, round(h * scale))
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def _small(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -131,7 +132,8 @@ def steady_frame(
     luma = _small(cv2.cvtColor(np.ascontiguousarray(gray_source), cv2.COLOR_RGB2GRAY), size).astype(np.float32)
     chroma = _small(yuv, size)[..., 1:].astype(np.float32)
     thumb = _thumbnail(luma)
-    if state is None or strength <= 0 or state.luma.shape != luma.shape or is_cut(state.thumb, thumb):
+    if (state is None or strength <= 0 or min(size) < MIN_SIDE or state.luma.shape != luma.shape
+            or is_cut(state.thumb, thumb)):
         return np.ascontiguousarray(colorized), SteadyState(thumb, luma, chroma), 0.0
     everywhere = np.ones_like(luma)
     flow = _flow(same_exposure(luma, state.luma, everywhere), state.luma)    # DIS assumes even exposure
