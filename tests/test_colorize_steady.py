@@ -237,3 +237,34 @@ def test_eval_takes_the_strength_for_colorize_clips_only(tmp_path, capsys):
     cv2.imwrite(str(photo), _gray(_texture()))
     assert main(["eval", "--task", "restore", "--steady-colors", "0.5", str(photo), "-o", str(tmp_path)]) != 0
     assert "--steady-colors is for --task colorize" in capsys.readouterr().err
+
+
+def test_a_resumed_video_is_frame_for_frame_the_uninterrupted_one(tmp_path, net):
+    """The filter's state starts afresh at every segment, so a run that crashed in its second
+    segment and resumed gives exactly the frames of a run that never stopped."""
+    from oldfilm.options import EncodeOptions
+    from oldfilm.video.runner import process_video
+    from tests.video_clips import decoded, lossless_clip
+
+    luma = _texture(64, 96)
+    clip = lossless_clip(tmp_path / "pan.mkv", [_gray(np.roll(luma, 2 * t, axis=1)) for t in range(18)], gop=6)
+    enc = EncodeOptions(codec="ffv1")
+
+    def run(name: str, crash_after: int | None = None):
+        stage = ColorizeStage(net, RF, torch.device("cpu"), steady=0.9)
+        seen = {"n": 0}
+
+        def call(frames):
+            seen["n"] += len(frames)
+            if crash_after is not None and seen["n"] > crash_after:
+                raise RuntimeError("simulated crash")
+            return stage(frames)
+        return process_video(clip, tmp_path / name, call, enc, tmp_path / f".{name}.oldfilm", segment_seconds=0.25,
+                             batch_size=2, on_segment_start=stage.reset, reuse_repeats=False)
+
+    straight = decoded(run("straight.mkv").output)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run("resumed.mkv", crash_after=8)
+    res = run("resumed.mkv")
+    assert res.resumed_segments >= 1 and len(straight) == 18
+    assert all(np.array_equal(a, b) for a, b in zip(decoded(res.output), straight))
