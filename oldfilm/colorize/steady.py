@@ -40,7 +40,7 @@ WORK_SIDE = 320           # px, long side of the flow and the filter
 MIN_SIDE = 16             # px: a smaller picture has too little for the flow (DIS needs patches)
 MATCH_LEVELS = 16.0       # 8-bit luma difference at which a warped pixel's weight has fallen to 0
 MATCH_BLUR = 2.0          # px at WORK_SIDE: grain and codec noise are not motion failures
-MAX_GAIN = 1.5           # exposure change between two frames that ``same_exposure`` evens out
+MAX_GAIN = 1.5            # exposure change between two frames that ``same_exposure`` evens out
 CHROMA_SIGMA = 20.0       # YUV chroma distance at which the held colour's weight has fallen to 1/e
 
 
