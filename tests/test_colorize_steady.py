@@ -239,32 +239,50 @@ def test_eval_takes_the_strength_for_colorize_clips_only(tmp_path, capsys):
     assert "--steady-colors is for --task colorize" in capsys.readouterr().err
 
 
-def test_a_resumed_video_is_frame_for_frame_the_uninterrupted_one(tmp_path, net):
-    """The filter's state starts afresh at every segment, so a run that crashed in its second
-    segment and resumed gives exactly the frames of a run that never stopped."""
-    from oldfilm.options import EncodeOptions
-    from oldfilm.video.runner import process_video
+def test_a_resumed_video_is_frame_for_frame_the_uninterrupted_one(monkeypatch, tmp_path, net):
+    """Segments start with a lead-in from the segment before (StageChain.warm_up), so the colour
+    filter runs on through every segment boundary (only the video's first frame starts cold), its
+    warm-up frames are not counted, and a run that crashed in its third segment and resumed gives
+    exactly the frames of a run that never stopped."""
+    from oldfilm.options import EncodeOptions, FaceOptions, RestoreOptions
+    from oldfilm.pipeline import LEAD_IN_FRAMES
     from tests.video_clips import decoded, lossless_clip
 
+    monkeypatch.setenv("OLDFILM_CHECKPOINTS", str(tmp_path))
+    W.save_builtin(net, ARCH_NAME, dict(LIGHT_CONFIG), tmp_path / "colorize-default.safetensors")
     luma = _texture(64, 96)
-    clip = lossless_clip(tmp_path / "pan.mkv", [_gray(np.roll(luma, 2 * t, axis=1)) for t in range(18)], gop=6)
-    enc = EncodeOptions(codec="ffv1")
+    n = 3 * LEAD_IN_FRAMES + 6
+    clip = lossless_clip(tmp_path / "pan.mkv", [_gray(np.roll(luma, 2 * t, axis=1)) for t in range(n)],
+                         gop=LEAD_IN_FRAMES + 2)
 
-    def run(name: str, crash_after: int | None = None):
-        stage = ColorizeStage(net, RF, torch.device("cpu"), steady=0.9)
-        seen = {"n": 0}
+    def pipeline(steady: float | None = None) -> Pipeline:
+        return Pipeline(PipelineOptions(restore=RestoreOptions(enabled=False), faces=FaceOptions(enabled=False),
+                                        colorize=ColorizeOptions(enabled=True, render_factor=RF, steady=steady),
+                                        run=RunOptions(device="cpu", precision="fp32", batch_size=2,
+                                                       reuse_repeats=False),
+                                        encode=EncodeOptions(codec="ffv1")))
 
-        def call(frames):
-            seen["n"] += len(frames)
-            if crash_after is not None and seen["n"] > crash_after:
-                raise RuntimeError("simulated crash")
-            return stage(frames)
-        return process_video(clip, tmp_path / name, call, enc, tmp_path / f".{name}.oldfilm", segment_seconds=0.25,
-                             batch_size=2, on_segment_start=stage.reset, reuse_repeats=False)
+    seconds = (LEAD_IN_FRAMES + 2) / 24 * 0.9          # a segment per keyframe: 3 or more segments
+    res = pipeline().run_video(clip, tmp_path / "straight.mkv", segment_seconds=seconds)
+    straight = decoded(res.output)
+    assert len(straight) == n and res.report["colorized_frames"] == n
+    assert res.report["steadied_frames"] == n - 1      # cold only at the video's first frame
+    cold = pipeline(0.0).run_video(clip, tmp_path / "cold.mkv", segment_seconds=seconds)
+    assert "steadied_frames" not in cold.report       # the filter off: no lead-in either
 
-    straight = decoded(run("straight.mkv").output)
+    calls = {"n": 0}
+    real_call = ColorizeStage.__call__
+
+    def crashing(self, frames):
+        calls["n"] += len(frames)
+        if calls["n"] > 2 * LEAD_IN_FRAMES + 4:
+            raise RuntimeError("simulated crash")
+        return real_call(self, frames)
+
+    monkeypatch.setattr(ColorizeStage, "__call__", crashing)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run("resumed.mkv", crash_after=8)
-    res = run("resumed.mkv")
-    assert res.resumed_segments >= 1 and len(straight) == 18
-    assert all(np.array_equal(a, b) for a, b in zip(decoded(res.output), straight))
+        pipeline().run_video(clip, tmp_path / "resumed.mkv", segment_seconds=seconds)
+    monkeypatch.setattr(ColorizeStage, "__call__", real_call)
+    again = pipeline().run_video(clip, tmp_path / "resumed.mkv", segment_seconds=seconds)
+    assert again.report.get("steadied_frames", 0) >= 1
+    assert all(np.array_equal(a, b) for a, b in zip(decoded(again.output), straight))

@@ -438,3 +438,48 @@ def test_cover_art_is_copied_not_processed(tmp_path):
         arts = [s for s in c.streams.video if int(s.disposition) & int(av.stream.Disposition.attached_pic)]
         assert len(arts) == 1
         assert [bytes(p) for p in c.demux(arts[0]) if p.size] == [buf.getvalue()]
+
+
+def test_lead_in_warms_each_segment_with_the_last_frames_of_the_one_before(tmp_path):
+    from video_clips import lossless_clip
+
+    frames = [np.full((32, 48, 3), 10 * t, np.uint8) for t in range(20)]
+    src = lossless_clip(tmp_path / "in.mkv", frames, gop=5)
+    plan = plan_segments(src, probe(src).time_base, 0.15)
+
+    class Recording:
+        def __init__(self, crash_after: int | None = None):
+            self.calls: list[tuple[str, list[int]]] = []
+            self.crash_after = crash_after
+
+        def __call__(self, batch):
+            if self.crash_after is not None and sum(len(c[1]) for c in self.calls if c[0] == "run") >= self.crash_after:
+                raise RuntimeError("simulated crash")
+            self.calls.append(("run", [round(int(f[0, 0, 0]) / 10) for f in batch]))
+            return [f.copy() for f in batch]
+
+        def warm_up(self, batch):
+            self.calls.append(("warm", [round(int(f[0, 0, 0]) / 10) for f in batch]))
+
+        def reset(self):
+            self.calls.append(("reset", []))
+
+    rec = Recording()
+    res, _ = run(src, tmp_path, "out.mkv", stage=rec, segment_seconds=0.15, batch_size=2, reuse_repeats=False,
+                 on_segment_start=rec.reset, lead_in=3, encode=EncodeOptions(codec="ffv1"))
+    assert len(plan.segments) == 4 and res.frames == 20
+    assert [c for c in rec.calls if c[0] == "warm"] == [("warm", [2, 3, 4]), ("warm", [7, 8, 9]), ("warm", [12, 13, 14])]
+    after_reset = [rec.calls[i + 1][0] for i, c in enumerate(rec.calls[:-1]) if c[0] == "reset"]
+    assert after_reset == ["run", "warm", "warm", "warm"]    # right after the segment's reset
+    assert sum(len(c[1]) for c in rec.calls if c[0] == "run") == 20
+    assert abs(int(decoded(res.output)[7][0, 0, 0]) - 70) <= 1    # outputs are the frames', not the warm-up's
+
+    crashing = Recording(crash_after=12)                      # inside the third segment
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(src, tmp_path, "again.mkv", stage=crashing, segment_seconds=0.15, batch_size=2, reuse_repeats=False,
+            on_segment_start=crashing.reset, lead_in=3, encode=EncodeOptions(codec="ffv1"))
+    resumed = Recording()
+    run(src, tmp_path, "again.mkv", stage=resumed, segment_seconds=0.15, batch_size=2, reuse_repeats=False,
+        on_segment_start=resumed.reset, lead_in=3, encode=EncodeOptions(codec="ffv1"))
+    # segment 2 starts over with the same lead-in, taken from segment 1, which is not run again
+    assert resumed.calls[:3] == [("reset", []), ("warm", [7, 8, 9]), ("run", [10, 11])]

@@ -118,6 +118,10 @@ class ColorizeStage(StageBase):
         self.frames += len(out)
         return out
 
+    @property
+    def temporal(self) -> bool:
+        return self.steady > 0
+
     def _steady_one(self, frame: np.ndarray, colorized: np.ndarray) -> np.ndarray:
         out, self._steady_state, held = steady_frame(frame, colorized, self._steady_state, self.steady)
         self.steadied_frames += held > 0

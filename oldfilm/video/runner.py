@@ -8,6 +8,7 @@ the next run with the same input and options resumes at the first missing segmen
 """
 from __future__ import annotations
 
+import collections
 import errno
 import os
 import queue
@@ -89,7 +90,8 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
                   batch_size: int = 4, on_progress: Callable[[int, int | None], None] | None = None,
                   on_segment_start: Callable[[], None] | None = None, queue_size: int = 8,
                   fingerprint_extra: str = "", reuse_repeats: bool = True,
-                  deflicker: bool = False, on_scan: Callable[[int, int], None] | None = None) -> VideoResult:
+                  deflicker: bool = False, on_scan: Callable[[int, int], None] | None = None,
+                  lead_in: int = 0) -> VideoResult:
     """Run `stage` over every frame of `src` and write `dst` (or dst.mkv, see VideoResult.output).
 
     The stage sees uint8 RGB HxWx3 frames, upright, in batches of up to batch_size consecutive
@@ -100,11 +102,15 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
     Segments stay independent: a segment's first frame always runs. With `deflicker`, one
     decoding pass first measures every frame's levels (video/deflicker.py; kept in work_dir
     for a resume; on_scan(done, total) reports it) and each frame the stage sees has its exposure
-    flicker taken out."""
+    flicker taken out. With `lead_in` N > 0, each segment after the first starts with the last N
+    frames of the segment before it given to the stage's ``warm_up(frames)`` (or to the stage,
+    outputs dropped) right after on_segment_start(): its temporal state (colour filter, landmark
+    smoothing) then enters the segment as it would in one pass, and still depends only on the
+    source, so a resume gives the same frames."""
     try:
         return _process_video(Path(src), Path(dst), stage, encode, Path(work_dir), segment_seconds,
                               batch_size, on_progress, on_segment_start, queue_size, fingerprint_extra,
-                              reuse_repeats, deflicker, on_scan)
+                              reuse_repeats, deflicker, on_scan, lead_in)
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise OutputError(Path(dst), "disk full") from None
@@ -114,7 +120,7 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
 def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir: Path,
                    segment_seconds: float, batch_size: int, on_progress, on_segment_start,
                    queue_size: int, fingerprint_extra: str, reuse_repeats: bool, deflicker: bool,
-                   on_scan) -> VideoResult:
+                   on_scan, lead_in: int) -> VideoResult:
     t0 = time.monotonic()
     info = probe(src)
     warnings: list[str] = []
@@ -134,6 +140,8 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
                "extra": fingerprint_extra, "reuse_repeats": reuse_repeats}
     if deflicker:   # only when on, so that the fingerprints of runs without it stay as they were
         opts_fp["deflicker"] = DEFLICKER_VERSION
+    if lead_in > 0:  # likewise
+        opts_fp["lead_in"] = int(lead_in)
     key = fingerprint(src, opts_fp)
     state = SegmentState.load(work_dir, key)
     resumed = len(state.done)
@@ -149,7 +157,7 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
         levels = _deflicker_table(info, plan, encode, work_dir, key, on_scan) if deflicker else None
         repeated, deflickered = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size,
                                               queue_size, on_progress, on_segment_start, done_frames,
-                                              reuse_repeats, levels)
+                                              reuse_repeats, levels, lead_in)
 
     missing = [s.index for s in plan.segments if str(s.index) not in state.done]
     if missing:   # the decoder ended early without an error: a truncated file
@@ -168,10 +176,11 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
 def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encode: EncodeOptions,
                   work_dir: Path, batch_size: int, queue_size: int, on_progress, on_segment_start,
                   done_frames: int, reuse_repeats: bool,
-                  levels: dict[int, tuple[float, float]] | None) -> tuple[int, int]:
+                  levels: dict[int, tuple[float, float]] | None, lead_in: int = 0) -> tuple[int, int]:
     """Process the `todo` segments; returns how many frames reused a repeated frame's output and
     on how many of the others the deflicker changed the levels.
-    `levels`: pts -> (gain, offset) of the deflicker, applied to each frame the stage runs on."""
+    `levels`: pts -> (gain, offset) of the deflicker, applied to each frame the stage runs on.
+    `lead_in`: frames of the previous segment to warm the stage with (process_video)."""
     pipe = _Pipe()
     decoded: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
     processed: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
@@ -180,21 +189,34 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
     space, rng, prim, trc = info.colour_tags
     colour = plan_colour(info.coded_width, info.coded_height, space, rng, prim, trc, info.pix_fmt)
     todo_ids = {s.index for s in todo}
-    start_pts = todo[0].seek_pts
+    first = todo[0].index
+    # A lead-in needs the segment before the first one to do: decode from its keyframe.
+    start_pts = plan.segments[first - 1].seek_pts if lead_in > 0 and first > 0 else todo[0].seek_pts
     suffix = segment_suffix(encode.codec)
 
     def decode_worker() -> None:
         current = None
+        tail: collections.deque = collections.deque(maxlen=max(1, lead_in))   # (pts, rgb) last of `seen`
+        seen = None       # the segment the last decoded frame belongs to, done or not
         try:
             for f in decode_frames(info, colour, want16=want16, deinterlace=encode.deinterlace,
                                    start_pts=start_pts, stop=pipe.stop, timestamps=plan.timestamps):
                 seg = plan.index_of(f.pts)
+                # Only the segment right before gives a lead-in, so it is the same on a resume.
+                lead = list(tail) if lead_in > 0 and seg != seen and seen == seg - 1 else []
+                if seg != seen:
+                    tail.clear()
+                    seen = seg
+                if lead_in > 0:   # a copy: the stage may edit the frames it is given in place
+                    tail.append((f.pts, f.rgb.copy()))
                 if seg not in todo_ids:
                     continue      # a segment finished by an earlier run
                 if seg != current:
                     if current is not None and not pipe.put(decoded, ("end", current)):
                         return
                     if not pipe.put(decoded, ("start", seg)):
+                        return
+                    if lead and not pipe.put(decoded, ("lead", lead)):
                         return
                     current = seg
                 if not pipe.put(decoded, ("frame", f)):
@@ -309,6 +331,16 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
                     on_segment_start()
                 if not pipe.put(processed, item):
                     raise _Stopped
+            elif kind == "lead":
+                # Temporal state only: the outputs are dropped, and the repeat reuse starts afresh.
+                inputs = [rgb for _, rgb in item[1]]
+                if levels is not None:
+                    inputs = [apply_levels(x, *levels.get(pts, (1.0, 0.0))) for pts, x in item[1]]
+                warm = getattr(stage, "warm_up", None)
+                if warm is not None:
+                    warm(inputs)
+                else:
+                    stage(inputs)
             elif kind == "end":
                 run_batch()
                 if not pipe.put(processed, item):

@@ -49,6 +49,7 @@ class FaceStage(StageBase):
     """
 
     name = "faces"
+    temporal = True       # landmark smoothing and face tracks carry from frame to frame
 
     def __init__(self, generator: nn.Module, crop_size: int, opts: FaceOptions | None = None,
                  device: torch.device | str = "cpu", precision: str = "fp32", batch_size: int = 4,
