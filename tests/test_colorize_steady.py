@@ -242,7 +242,7 @@ def test_eval_takes_the_strength_for_colorize_clips_only(tmp_path, capsys):
 def test_a_resumed_video_is_frame_for_frame_the_uninterrupted_one(monkeypatch, tmp_path, net):
     """Segments start with a lead-in from the segment before (StageChain.warm_up), so the colour
     filter runs on through every segment boundary (only the video's first frame starts cold), its
-    warm-up frames are not counted, and a run that crashed in its third segment and resumed gives
+    warm-up frames are not counted, and a run that crashed in its second segment and resumed gives
     exactly the frames of a run that never stopped."""
     from oldfilm.options import EncodeOptions, FaceOptions, RestoreOptions
     from oldfilm.pipeline import LEAD_IN_FRAMES
