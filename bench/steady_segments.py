@@ -37,11 +37,13 @@ GOP = 24
 SEGMENT_SECONDS = 0.9     # every keyframe starts a segment
 
 
-def gray_lossless(src: Path, dst: Path, max_side: int = 640) -> tuple[Path, int]:
+def gray_lossless(src: Path, dst: Path, max_side: int = 640, max_frames: int | None = None) -> tuple[Path, int]:
+    """``src`` made gray (Rec.601 luma), at most ``max_side`` px, stored as FFV1 with a keyframe
+    every GOP frames: (the file, its frame count)."""
     with av.open(str(src)) as c:
         vs = c.streams.video[0]
         fps = vs.average_rate or Fraction(24)
-        frames = [f.to_ndarray(format="rgb24") for f in c.decode(vs)]
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(vs)][:max_frames]
     h, w = frames[0].shape[:2]
     s = min(1.0, max_side / max(h, w))
     size = (round(w * s) // 2 * 2, round(h * s) // 2 * 2)

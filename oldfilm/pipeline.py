@@ -30,7 +30,7 @@ from .options import PipelineOptions
 from .stage import IdentityStage, Stage, StageBase
 
 
-# Frames of the previous segment that warm a temporal stage at each segment start (runner
+# Frames of the previous segment that warm a `warm_start` stage at each segment start (runner
 # lead-in): the colour filter's running average at 0.9 keeps 0.9^8 = 43 % of its oldest frame
 # after 8, against the 100 % a cold start has; more costs memory (a copy of each) and time.
 LEAD_IN_FRAMES = 8
@@ -70,9 +70,9 @@ class StageChain(StageBase):
                 self._warm[k] = self._warm.get(k, 0) + v - was
 
     @property
-    def temporal(self) -> bool:
-        """Whether an active stage keeps state from frame to frame (and so wants a lead-in)."""
-        return any(getattr(s, "temporal", False) for s in self.stages if s.name not in self.skip)
+    def warm_start(self) -> bool:
+        """Whether an active stage wants the runner's lead-in at segment starts."""
+        return any(getattr(s, "warm_start", False) for s in self.stages if s.name not in self.skip)
 
     @property
     def active(self) -> list[str]:
@@ -338,7 +338,7 @@ class Pipeline:
             on_segment_start=chain.reset,             # segments are independent (landmark smoothing)
             fingerprint_extra=self._fingerprint(chain), reuse_repeats=self.options.run.reuse_repeats,
             deflicker=self.options.run.deflicker, on_scan=on_scan,
-            lead_in=LEAD_IN_FRAMES if chain.temporal else 0,   # ... and enter it as in one pass
+            lead_in=LEAD_IN_FRAMES if chain.warm_start else 0,   # ... and enter it as in one pass
         )
         seconds = time.perf_counter() - t0
         shutil.rmtree(work, ignore_errors=True)

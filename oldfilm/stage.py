@@ -6,10 +6,10 @@ frames of one video (or independent photos). ``reset()`` is called at the start 
 every independently processed video segment, so temporal state (landmark smoothing) never crosses
 a segment boundary and segments can be processed anywhere, in any order.
 
-A stage that keeps state from frame to frame sets ``temporal = True``. The video runner then
-starts each segment after the first by running it on the last few frames of the segment before
-(``StageChain.warm_up``, outputs dropped), right after ``reset()``, so its state enters the
-segment much as it would in one pass, and still depends on the source alone.
+A stage whose state from frame to frame shows at a segment start sets ``warm_start = True``.
+The video runner then starts each segment after the first by running it on the last few frames
+of the segment before (``StageChain.warm_up``, outputs dropped), right after ``reset()``, so its
+state enters the segment much as it would in one pass, and still depends on the source alone.
 
 A stage never prints. It reports counters (``report()``) and warnings through the runner.
 """
@@ -41,7 +41,7 @@ class StageBase:
     """Default no-op bookkeeping for stages; subclasses implement ``__call__``."""
 
     name = "stage"
-    temporal = False      # keeps state from frame to frame (see the module docstring)
+    warm_start = False    # wants the runner's lead-in at segment starts (module docstring)
 
     def __init__(self) -> None:
         self.warnings: list[str] = []

@@ -119,7 +119,9 @@ class ColorizeStage(StageBase):
         return out
 
     @property
-    def temporal(self) -> bool:
+    def warm_start(self) -> bool:
+        """The colour filter's running average starts cold at a segment otherwise (a colour jump
+        2-3 times any other frame pair's: docs/steady-colours.md)."""
         return self.steady > 0
 
     def _steady_one(self, frame: np.ndarray, colorized: np.ndarray) -> np.ndarray:

@@ -104,8 +104,8 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
     for a resume; on_scan(done, total) reports it) and each frame the stage sees has its exposure
     flicker taken out. With `lead_in` N > 0, each segment after the first starts with the last N
     frames of the segment before it given to the stage's ``warm_up(frames)`` (or to the stage,
-    outputs dropped) right after on_segment_start(): its temporal state (colour filter, landmark
-    smoothing) then enters the segment as it would in one pass, and still depends only on the
+    outputs dropped) right after on_segment_start(): its temporal state (the colour filter) then
+    enters the segment as it would in one pass, and still depends only on the
     source, so a resume gives the same frames."""
     try:
         return _process_video(Path(src), Path(dst), stage, encode, Path(work_dir), segment_seconds,

@@ -49,7 +49,10 @@ class FaceStage(StageBase):
     """
 
     name = "faces"
-    temporal = True       # landmark smoothing and face tracks carry from frame to frame
+    # Its landmark smoothing and tracks start cold at a segment too, but with or without a lead-in
+    # the face stage's change jumps there no more than between other frames (Chaplin clip,
+    # bench/face_segments.py: 0.118 / 0.116 against 0.120), so it keeps its cold start.
+    warm_start = False
 
     def __init__(self, generator: nn.Module, crop_size: int, opts: FaceOptions | None = None,
                  device: torch.device | str = "cpu", precision: str = "fp32", batch_size: int = 4,
