@@ -8,6 +8,7 @@ the next run with the same input and options resumes at the first missing segmen
 """
 from __future__ import annotations
 
+import bisect
 import collections
 import errno
 import os
@@ -197,6 +198,9 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
     def decode_worker() -> None:
         current = None
         tail: collections.deque = collections.deque(maxlen=max(1, lead_in))   # (pts, rgb) last of `seen`
+        # index in plan.timestamps just past each segment's frames (ownership is by pts)
+        seg_end = [len(plan.timestamps) if sg.end_pts is None else bisect.bisect_left(plan.timestamps, sg.end_pts)
+                   for sg in plan.segments]
         seen = None       # the segment the last decoded frame belongs to, done or not
         try:
             for f in decode_frames(info, colour, want16=want16, deinterlace=encode.deinterlace,
@@ -207,7 +211,9 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
                 if seg != seen:
                     tail.clear()
                     seen = seg
-                if lead_in > 0:   # a copy: the stage may edit the frames it is given in place
+                # Only a segment's last frames can lead into the next; a copy, since the stage may
+                # edit the frames it is given in place.
+                if lead_in > 0 and seg_end[seg] - bisect.bisect_left(plan.timestamps, f.pts) <= lead_in:
                     tail.append((f.pts, f.rgb.copy()))
                 if seg not in todo_ids:
                     continue      # a segment finished by an earlier run
