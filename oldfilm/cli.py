@@ -24,6 +24,7 @@ EXTERNAL = {
     "compare": ("oldfilm.compare", "side-by-side comparison of two files (before | after)"),
     "eval": ("oldfilm.evaluate", "degrade references, run a pipeline, report quality metrics"),
     "train": ("oldfilm.train_cli", "train our models: colorizer, restorer, scratch, faces"),
+    "gui": ("oldfilm.gui.server", "a local web page: browse files, preview settings before | after, run jobs"),
 }
 
 EXIT_INTERRUPTED = 130     # 128 + SIGINT, what shells report for Ctrl-C

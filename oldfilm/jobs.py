@@ -310,9 +310,12 @@ def _reference_note(stages: dict) -> str:
 
 def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_seconds: float = 30.0,
               json_lines: bool = False, verbose: bool = True, progress: bool = True,
-              compare: bool = False, out=None, err=None) -> BatchSummary:
+              compare: bool = False, out=None, err=None, bars=None) -> BatchSummary:
     """Run every job; a failure is recorded and the batch goes on. KeyboardInterrupt propagates
-    (after the bars are closed) and leaves each video's work dir for the next run to resume."""
+    (after the bars are closed) and leaves each video's work dir for the next run to resume.
+
+    ``bars``: your own progress sink with :class:`oldfilm.progress.Progress`'s methods (the GUI's
+    task queue); by default tqdm bars on ``err`` when it is a terminal."""
     import json
     import sys
 
@@ -329,7 +332,8 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
                          videos=any(j.kind == "video" for j in pending))
 
     # Bars only on a terminal: in logs and pipes they would be noise.
-    bars = Progress(len(jobs), enabled=progress and _isatty(err), stream=err)
+    if bars is None:
+        bars = Progress(len(jobs), enabled=progress and _isatty(err), stream=err)
     records: list[JobRecord] = []
 
     def emit(rec: JobRecord) -> None:

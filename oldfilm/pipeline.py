@@ -255,6 +255,17 @@ class Pipeline:
         chain.start_job()
         return self._apply(chain, rgb)
 
+    def run_still(self, rgb: np.ndarray, *, is_video: bool, is_colour: Callable[[], bool]) -> tuple[np.ndarray, list[str], list[str]]:
+        """One frame as a job on its file would make it (a preview): the photo or video stages,
+        and a colour file left uncolorized unless ``recolor``. Temporal stages see it alone.
+        uint8/uint16 RGB HxWx3 in; (the same dtype out, the job's warnings, the active stages)."""
+        chain = self.chain(is_video)
+        chain.start_job()
+        notes = self._leave_colour_alone(chain, is_colour)
+        out = self._apply(chain, rgb) if chain.active else np.asarray(rgb).copy()
+        warnings = notes + [w for w in chain.stage_warnings if w not in notes]
+        return out, warnings, chain.active
+
     @staticmethod
     def _apply(chain: StageChain, rgb: np.ndarray) -> np.ndarray:
         arr = np.asarray(rgb)
