@@ -249,6 +249,12 @@ def test_a_folder_task_writes_outputs_then_skips_them(gui):
     # The output is viewable, and its stage added 40.
     status, jpg = call(base, "/api/still?path=" + str(root / "a_restored.png"), raw=True)
     assert status == 200 and jpg[:2] == b"\xff\xd8"
+    status, p = call(base, "/api/probe?path=" + str(root / "sub" / "c_restored.mp4"))
+    assert status == 200 and p["is_video"] and p["duration"] > 0.5
+    status, jpg = call(base, "/api/still?path=" + str(root / "sub" / "c_restored.mp4") + "&seconds=0.5", raw=True)
+    assert status == 200 and jpg[:2] == b"\xff\xd8"
+    assert call(base, "/api/still?path=" + str(root / "sub" / "c.mp4") + "&seconds=soon")[0] == 400
+    assert call(base, "/api/probe?path=" + str(root / "a.png"))[1]["is_video"] is False
 
 
 def test_bad_inputs_fail_with_one_line_and_the_batch_goes_on(gui):
@@ -302,6 +308,16 @@ def test_cancel_keeps_finished_segments_and_a_new_task_resumes(tmp_path):
     want = [np.clip(f.astype(int) + 40, 0, 255) for f in decoded(clip)]
     assert len(out) == 30 and max(np.abs(o.astype(int) - w).max() for o, w in zip(out, want)) <= 3
     assert not work.exists()
+
+
+def test_a_huge_batch_shows_its_failures_and_last_records():
+    from oldfilm.gui.tasks import SHOWN_RECORDS, _shown
+
+    recs = [{"status": "failed" if i in (3, 4000) else "done", "i": i} for i in range(5000)]
+    shown = _shown(recs)
+    assert len(shown) == SHOWN_RECORDS and [r["i"] for r in shown[:2]] == [3, 4000]
+    assert [r["i"] for r in shown[2:]] == list(range(5000 - SHOWN_RECORDS + 2, 5000))
+    assert _shown(recs[:10]) == recs[:10]
 
 
 def test_the_gui_command_refuses_a_missing_folder(capsys):

@@ -13,7 +13,8 @@ Routes (all JSON unless said):
   POST /api/preview          {path, seconds, settings, crop} -> before/after image links and notes
                              (crop: [x, y] fractions: a 1:1 window there instead of the whole frame)
   GET  /api/image/ID/before.jpg | after.jpg   a preview's images (JPEG)
-  GET  /api/still?path=F     any photo or video (first frame) scaled to 720 px (JPEG): outputs
+  GET  /api/still?path=F&seconds=T   a photo or a video's frame at T scaled to 720 px (JPEG): outputs
+  GET  /api/probe?path=F     {is_video, duration}
   GET  /api/tasks            every task with its progress
   POST /api/tasks            {inputs, settings} -> the queued task
   POST /api/tasks/ID/cancel  stop it; finished outputs and video segments are kept
@@ -254,8 +255,23 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
             images, videos = media_extensions()
             if path.suffix.lower() not in images | videos:
                 raise _Problem(HTTPStatus.BAD_REQUEST, f"{path}: not a photo or video")
-            rgb = fit_within(read_still(path, 0.0)[0], PREVIEW_SIDE)
+            try:
+                seconds = float((query.get("seconds") or ["0"])[0])
+            except ValueError:
+                raise _Problem(HTTPStatus.BAD_REQUEST, "seconds: expected a number") from None
+            rgb = fit_within(read_still(path, seconds)[0], PREVIEW_SIDE)
             self._send(HTTPStatus.OK, encode_jpeg(rgb), "image/jpeg")
+
+        def _get_probe(self, rest, query) -> None:
+            from ..images import IMAGE_EXTENSIONS
+            from ..video.probe import is_video, probe
+
+            path = Path((query.get("path") or [""])[0])
+            if not path.is_file():
+                raise _Problem(HTTPStatus.NOT_FOUND, f"{path}: no such file")
+            if path.suffix.lower() in IMAGE_EXTENSIONS or not is_video(path):
+                return self._json({"is_video": False, "duration": None})
+            self._json({"is_video": True, "duration": probe(path).duration})
 
         def _get_tasks(self, rest, query) -> None:
             self._json([t.to_json() for t in app.queue.all()])

@@ -54,9 +54,23 @@ class Task:
             "frames_total": self.frames_total, "scanning": self.scanning,
             "fps": None if self.fps is None else round(self.fps, 2),
             "eta": None if self.eta is None else round(self.eta), "log": self.log[-50:],
-            "records": self.records, "error": self.error, "summary": self.summary,
+            # a folder of 50,000 photos must not make every poll megabytes: failures first, then the last ones
+            "records": _shown(self.records), "records_total": len(self.records),
+            "error": self.error, "summary": self.summary,
             "mode": self.settings.mode,
         }
+
+
+SHOWN_RECORDS = 200
+
+
+def _shown(records: list[dict]) -> list[dict]:
+    """At most SHOWN_RECORDS of a task's records, failed ones first, in their order."""
+    if len(records) <= SHOWN_RECORDS:
+        return records
+    failed = [r for r in records if r["status"] == "failed"][:SHOWN_RECORDS]
+    rest = [r for r in records if r["status"] != "failed"][-(SHOWN_RECORDS - len(failed)):] if len(failed) < SHOWN_RECORDS else []
+    return failed + rest
 
 
 class TaskProgress:
