@@ -1,8 +1,13 @@
 """How long `oldfilm gui`'s preview takes: one frame before/after through the real default
 stages, for a photo and two video frames, whole frame scaled to 720 px and a 1:1 window, with
-three settings. "first" includes building the stages (loading networks); "warm" is the best of
-N repeats with the stages kept, as when the user moves the time slider or the 1:1 window; "new
-settings" is a colour change, which builds the stages again (a Pipeline per settings).
+four settings.
+
+- "first": the first preview with these settings (builds the stages, loads networks);
+- "new frame": best of N previews of a frame not seen yet (the time slider, the 1:1 window, a
+  new file): restoration and colour both run (the kept restored frames are dropped first);
+- "colour change": best of N previews after a saturation change, on a frame already shown: the
+  restored frame is kept, so only the colorizer runs (plus building its new stage);
+- "restore change": `scratches on` on a frame already shown: everything runs again.
 
     .venv/bin/python bench/bench_gui_preview.py --threads 2 --json docs/eval/gui_preview.json
 """
@@ -48,29 +53,38 @@ def main() -> None:
     for name, form in SETTINGS.items():
         pv = Previewer()
         options, _ = options_from_form(form)
+        colour = form.get("colorize") or form["mode"] == "colorize"
+        first = None
         for path, t in FILES:
             for crop in (None, (0.5, 0.4)):
-                t0 = time.perf_counter()
-                r = pv.render(path, options, t, crop)
-                first = time.perf_counter() - t0
-                warm = []
-                for _ in range(a.repeats):
+                new, change, restore_change = [], [], None
+                for k in range(a.repeats + 1):
+                    pv._restored.clear()          # a frame not seen yet
                     t0 = time.perf_counter()
-                    pv.render(path, options, t, crop)
-                    warm.append(time.perf_counter() - t0)
-                rows.append({"settings": name, "file": path.name, "size": list(r.size),
-                             "shown": [r.before.shape[1], r.before.shape[0]], "crop": crop is not None,
-                             "stages": r.stages, "first_s": round(first, 2), "warm_s": round(min(warm), 2)})
-                print(f"{name:20s} {path.name:28s} {'1:1 ' if crop else 'fit '}{r.before.shape[1]}x{r.before.shape[0]}"
-                      f"  first {first:5.2f} s  warm {min(warm):5.2f} s  {','.join(r.stages)}", flush=True)
-        # A colour change: new settings, new stages (the page's saturation slider).
-        changed, _ = options_from_form({**form, "saturation": 1.3} if form.get("colorize") or form["mode"] == "colorize"
-                                       else {**form, "scratches": "on"})
-        path, t = FILES[1]
-        t0 = time.perf_counter()
-        pv.render(path, changed, t)
-        rows.append({"settings": name, "file": path.name, "new_settings_s": round(time.perf_counter() - t0, 2)})
-        print(f"{name:20s} {path.name:28s} new settings {rows[-1]['new_settings_s']:.2f} s", flush=True)
+                    r = pv.render(path, options, t, crop)
+                    (new.append if first is not None else lambda x: None)(time.perf_counter() - t0)
+                    first = first if first is not None else time.perf_counter() - t0
+                if colour:
+                    for k in range(a.repeats):
+                        changed, _ = options_from_form({**form, "saturation": 1.1 + 0.1 * k})
+                        t0 = time.perf_counter()
+                        pv.render(path, changed, t, crop)
+                        change.append(time.perf_counter() - t0)
+                if form["mode"] == "restore":
+                    changed, _ = options_from_form({**form, "scratches": "on"})
+                    t0 = time.perf_counter()
+                    pv.render(path, changed, t, crop)
+                    restore_change = time.perf_counter() - t0
+                row = {"settings": name, "file": path.name, "size": list(r.size),
+                       "shown": [r.before.shape[1], r.before.shape[0]], "crop": crop is not None, "stages": r.stages,
+                       "new_frame_s": round(min(new), 2), "colour_change_s": round(min(change), 2) if change else None,
+                       "restore_change_s": None if restore_change is None else round(restore_change, 2)}
+                rows.append(row)
+                print(f"{name:18s} {path.name:26s} {'1:1 ' if crop else 'fit '}{r.before.shape[1]}x{r.before.shape[0]}"
+                      f"  new frame {row['new_frame_s']:5.2f} s  colour change {row['colour_change_s']}  "
+                      f"restore change {row['restore_change_s']}  {','.join(r.stages)}", flush=True)
+        rows.append({"settings": name, "first_s": round(first, 2)})
+        print(f"{name:18s} first preview (building the stages) {first:.2f} s", flush=True)
     from oldfilm.video.still import frame_at
 
     path, t = FILES[1]

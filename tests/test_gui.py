@@ -114,6 +114,47 @@ def test_crop_around_stays_inside_the_frame():
     assert crop_around(a, 0.2, 0.9, 500)[1] == (0, 0, 300, 100)
 
 
+class CountingStage(StageBase):
+    def __init__(self, name: str, k: int, calls: dict):
+        super().__init__()
+        self.name, self.k, self.calls = name, k, calls
+
+    def __call__(self, frames):
+        self.calls[self.name] = self.calls.get(self.name, 0) + 1
+        return [np.clip(f.astype(np.int16) + self.k, 0, 255).astype(np.uint8) for f in frames]
+
+
+def test_a_colour_change_does_not_restore_again(tmp_path):
+    """Restoration and colour run as two pipelines; the restored frame is kept, so a colour
+    setting re-runs only the colorizer, and the result is the whole chain's."""
+    calls: dict = {}
+
+    def pipeline(options):
+        if options.colorize.enabled:
+            assert not options.restore.enabled and options.faces.enabled is False
+            return Pipeline(options, stages=[CountingStage("colorize", 10, calls)])
+        return Pipeline(options, stages=[CountingStage("restore", 40, calls)])
+
+    gray = np.repeat(np.linspace(20, 180, 48 * 64).reshape(48, 64, 1), 3, 2).astype(np.uint8)
+    Image.fromarray(gray).save(tmp_path / "g.png")
+    pv = Previewer(pipeline, max_side=64)
+    a = pv.render(tmp_path / "g.png", options_from_form({"colorize": True})[0])
+    assert a.stages == ["restore", "colorize"] and np.array_equal(a.after, np.clip(gray.astype(int) + 50, 0, 255))
+    pv.render(tmp_path / "g.png", options_from_form({"colorize": True, "saturation": 1.3})[0])
+    pv.render(tmp_path / "g.png", options_from_form({"colorize": True, "render_factor": 12})[0])
+    assert calls == {"restore": 1, "colorize": 3}
+    pv.render(tmp_path / "g.png", options_from_form({"colorize": True, "scratches": "on"})[0])
+    assert calls == {"restore": 2, "colorize": 4}
+    # A colour photo is not colorized, as in a job, and says so.
+    _photo(tmp_path / "c.png")
+    c = pv.render(tmp_path / "c.png", options_from_form({"colorize": True})[0])
+    assert c.stages == ["restore"] and c.warnings and calls["colorize"] == 4
+    c = pv.render(tmp_path / "c.png", options_from_form({"colorize": True, "recolor": True})[0])
+    assert c.stages == ["restore", "colorize"]
+    c = pv.render(tmp_path / "c.png", options_from_form({"mode": "colorize"})[0])
+    assert c.stages == [] and "a job skips this file" in c.warnings[0] and np.array_equal(c.after, c.before)
+
+
 def test_fit_within_scales_only_down():
     a = np.zeros((100, 300, 3), np.uint8)
     assert fit_within(a, 150).shape == (50, 150, 3)

@@ -2,8 +2,11 @@
 
 The frame is scaled down first (``PREVIEW_SIDE``), so a setting can be tried in a second or two
 on a CPU; the colorizer works at its render factor whatever the size, so its colours are those
-of the full job. Loaded networks are kept per settings (a few), so moving a slider that only
-changes the colours does not load them again."""
+of the full job. Loaded networks are kept per settings (a few). The restoration part (restore,
+faces) and the colour part run as two pipelines, and the restored frame is kept: a change to
+the colour settings (saturation, colour maps, render factor, references) runs the colorizer
+alone, not the face detector again. The chain is restore -> faces -> colorize either way, so the
+result is the same as one pipeline's."""
 from __future__ import annotations
 
 import threading
@@ -15,12 +18,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import BadInputError
+from ..errors import BadInputError, OldfilmError
 from ..options import PipelineOptions
-from .settings import preview_key
+from ..jobs import ALREADY_IN_COLOUR
+from ..pipeline import NOT_COLORIZED
+from .settings import preview_key, split_options
 
 PREVIEW_SIDE = 720      # px on the long side
-KEEP_PIPELINES = 2      # loaded settings kept; each may hold a few hundred MB of networks
+KEEP_PIPELINES = 4      # loaded settings kept (restoration and colour parts apart); each holds networks
+KEEP_RESTORED = 4       # restored preview frames kept, so a colour change does not restore again
 
 
 def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:
@@ -89,6 +95,7 @@ class Previewer:
         self.max_side = max_side
         self._pipelines: OrderedDict[str, object] = OrderedDict()
         self._colour: dict[tuple[str, float], bool] = {}     # (path, mtime) -> the file is in colour
+        self._restored: OrderedDict[tuple, tuple] = OrderedDict()   # frame and settings -> restore's result
         self._lock = threading.Lock()
 
     def _pipeline(self, options: PipelineOptions):
@@ -123,10 +130,31 @@ class Previewer:
                     self._colour[stamp] = bool(colour_test())
                 return self._colour[stamp]
 
-            pipe = self._pipeline(options)
+            upstream, colour = split_options(options)
             t0 = time.perf_counter()
-            after, warnings, stages = pipe.run_still(small, is_video=video, is_colour=is_colour)
-            return Preview(small, after, video, shown, duration, full, stages, warnings, time.perf_counter() - t0, box)
+            out, warnings, stages = small, [], []
+            if upstream is not None:
+                key = (stamp, shown, box, video, preview_key(upstream))
+                if key not in self._restored:
+                    try:
+                        self._restored[key] = self._pipeline(upstream).run_still(small, is_video=video,
+                                                                                 is_colour=is_colour)
+                    except OldfilmError as e:
+                        # No restoration stage is on (--no-restore, no face model): colour alone.
+                        if colour is None or "nothing to do" not in str(e):
+                            raise
+                        self._restored[key] = (small, [], [])
+                    while len(self._restored) > KEEP_RESTORED:
+                        self._restored.popitem(last=False)
+                self._restored.move_to_end(key)
+                out, warnings, stages = self._restored[key]
+            if colour is not None:
+                out, notes, more = self._pipeline(colour).run_still(out, is_video=video, is_colour=is_colour)
+                if not more:     # a colour file: what the job would say (run_still is silent when nothing runs)
+                    notes = [NOT_COLORIZED if stages else f"{ALREADY_IN_COLOUR}: a job skips this file "
+                                                          "(recolor replaces its colours with the colorizer's)"]
+                warnings, stages = warnings + [n for n in notes if n not in warnings], stages + more
+            return Preview(small, out, video, shown, duration, full, stages, warnings, time.perf_counter() - t0, box)
 
 
 def _default_pipeline(options: PipelineOptions):

@@ -105,3 +105,17 @@ def preview_key(options: PipelineOptions) -> str:
     Encoding and deflicker (whole-video steps) do not change one frame's stages."""
     o = replace(options, encode=EncodeOptions(), run=replace(options.run, deflicker=False))
     return repr(o)
+
+
+def split_options(options: PipelineOptions) -> tuple[PipelineOptions | None, PipelineOptions | None]:
+    """(restoration part: restore and faces, colour part: the colorizer alone), each None when
+    it has nothing on. Run one after the other they are the whole chain (restore -> faces ->
+    colorize), so the preview can keep the first's result while colours are tried."""
+    upstream = None
+    if options.restore.enabled or options.faces.enabled is not False:
+        upstream = replace(options, colorize=ColorizeOptions())
+    colour = None
+    if options.colorize.enabled:
+        colour = replace(options, restore=replace(options.restore, enabled=False),
+                         faces=replace(options.faces, enabled=False))
+    return upstream, colour
