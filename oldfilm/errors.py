@@ -47,3 +47,13 @@ class WeightsFormatError(OldfilmError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class OutputBusy(OutputError):
+    """Another oldfilm run is making this output now (its video work dir is locked). Not a
+    failure of this run: the batch reports the job as skipped."""
+
+    def __init__(self, path: str | Path, holder: str = ""):
+        who = f" (pid {holder})" if holder else ""
+        self.reason = f"another oldfilm run{who} is making it now"
+        super().__init__(path, f"{self.reason}; run again after it ends to pick up what it leaves")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .errors import BadInputError, OldfilmError, OutputError
+from .errors import BadInputError, OldfilmError, OutputBusy, OutputError
 
 # Suffixes our own outputs carry; a folder walk never feeds them back in as inputs.
 OWN_SUFFIXES = ("_restored", "_colorized", "_compare")
@@ -394,8 +394,11 @@ def _run_one(job: Job, pipeline, overwrite: bool, segment_seconds: float, compar
     if existing is not None and not overwrite:
         return JobRecord(str(job.src), str(existing), "skipped", reason="exists")
     if job.kind == "video":
-        res = pipeline.run_video(job.src, job.dst, segment_seconds=segment_seconds, on_progress=bars.frames,
-                                 on_scan=bars.scan)
+        try:
+            res = pipeline.run_video(job.src, job.dst, segment_seconds=segment_seconds, on_progress=bars.frames,
+                                     on_scan=bars.scan)
+        except OutputBusy as e:       # not this run's failure: the other run is making it
+            return JobRecord(str(job.src), str(job.dst), "skipped", reason=e.reason)
     else:
         res = pipeline.run_photo(job.src, job.dst)
     if res.skipped:

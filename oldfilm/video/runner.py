@@ -36,6 +36,7 @@ from .mux import cannot_hold, format_for, is_copied, join
 from .probe import VideoInfo, probe
 from .repeats import reuse_plan
 from .segments import SegmentState, fingerprint, plan_segments, segment_file
+from .worklock import work_lock
 
 _END = ("end-of-stream",)
 _POLL = 0.1   # seconds between checks of the stop flag while blocked on a queue
@@ -137,38 +138,41 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
         work_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(work_dir, f"cannot create the work folder: {e.strerror or e}") from None
-    opts_fp = {"encode": _encode_options_dict(encode), "segment_seconds": segment_seconds,
-               "extra": fingerprint_extra, "reuse_repeats": reuse_repeats}
-    if deflicker:   # only when on, so that the fingerprints of runs without it stay as they were
-        opts_fp["deflicker"] = DEFLICKER_VERSION
-    if lead_in > 0:  # likewise
-        opts_fp["lead_in"] = int(lead_in)
-    key = fingerprint(src, opts_fp)
-    state = SegmentState.load(work_dir, key)
-    resumed = len(state.done)
-    todo = [s for s in plan.segments if str(s.index) not in state.done]
-    done_frames = sum(v["frames"] for v in state.done.values())
-    if on_progress:
-        on_progress(done_frames, plan.frame_count)
+    with work_lock(work_dir, dst):     # one run per output: another gets OutputBusy
+        opts_fp = {"encode": _encode_options_dict(encode), "segment_seconds": segment_seconds,
+                   "extra": fingerprint_extra, "reuse_repeats": reuse_repeats}
+        if deflicker:   # only when on, so that the fingerprints of runs without it stay as they were
+            opts_fp["deflicker"] = DEFLICKER_VERSION
+        if lead_in > 0:  # likewise
+            opts_fp["lead_in"] = int(lead_in)
+        key = fingerprint(src, opts_fp)
+        state = SegmentState.load(work_dir, key)
+        resumed = len(state.done)
+        todo = [s for s in plan.segments if str(s.index) not in state.done]
+        done_frames = sum(v["frames"] for v in state.done.values())
+        if on_progress:
+            on_progress(done_frames, plan.frame_count)
 
-    repeated = deflickered = 0
-    if todo:
-        if info.interlaced and encode.deinterlace == "auto":
-            warnings.append("interlaced source: deinterlaced with bwdif")
-        levels = _deflicker_table(info, plan, encode, work_dir, key, on_scan) if deflicker else None
-        repeated, deflickered = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size,
-                                              queue_size, on_progress, on_segment_start, done_frames,
-                                              reuse_repeats, levels, lead_in)
+        repeated = deflickered = 0
+        if todo:
+            if info.interlaced and encode.deinterlace == "auto":
+                warnings.append("interlaced source: deinterlaced with bwdif")
+            levels = _deflicker_table(info, plan, encode, work_dir, key, on_scan) if deflicker else None
+            repeated, deflickered = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size,
+                                                  queue_size, on_progress, on_segment_start, done_frames,
+                                                  reuse_repeats, levels, lead_in)
 
-    missing = [s.index for s in plan.segments if str(s.index) not in state.done]
-    if missing:   # the decoder ended early without an error: a truncated file
-        raise BadInputError(src, f"truncated: no frames decoded for segment(s) {missing}")
-    total = sum(v["frames"] for v in state.done.values())
-    if total != plan.frame_count:
-        warnings.append(f"decoded {total} frames where the container lists {plan.frame_count}")
+        missing = [s.index for s in plan.segments if str(s.index) not in state.done]
+        if missing:   # the decoder ended early without an error: a truncated file
+            raise BadInputError(src, f"truncated: no frames decoded for segment(s) {missing}")
+        total = sum(v["frames"] for v in state.done.values())
+        if total != plan.frame_count:
+            warnings.append(f"decoded {total} frames where the container lists {plan.frame_count}")
 
-    output, changed = _join_all(src, dst, info, plan, state, work_dir, warnings)
-    shutil.rmtree(work_dir, ignore_errors=True)
+        output, changed = _join_all(src, dst, info, plan, state, work_dir, warnings)
+        shutil.rmtree(work_dir, ignore_errors=True)
+    if work_dir.exists():    # Windows cannot remove the open lock file inside the lock
+        shutil.rmtree(work_dir, ignore_errors=True)
     return VideoResult(frames=total, seconds=time.monotonic() - t0, warnings=warnings,
                        output=output, container_changed=changed, resumed_segments=resumed,
                        repeated_frames=repeated, deflickered_frames=deflickered)
