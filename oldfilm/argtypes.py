@@ -20,3 +20,13 @@ positive_int = _checked("positive_int", int, lambda v: v >= 1, "1 or more")
 count = _checked("count", int, lambda v: v >= 0, "0 or more")
 positive_float = _checked("positive_float", float, lambda v: v > 0, "a positive number")
 minutes = _checked("minutes", float, lambda v: v >= 0, "minutes >= 0")
+
+
+def trial_span(text: str):
+    """--trial START[+SECONDS] -> video.excerpt.Span."""
+    from .video.excerpt import parse_span
+
+    try:
+        return parse_span(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from .argtypes import positive_float, positive_int
+from .argtypes import positive_float, positive_int, trial_span
 from .errors import OldfilmError
 from .options import (
     CODECS, ColorizeOptions, EncodeOptions, FaceOptions, PipelineOptions, RestoreOptions, RunOptions,
@@ -57,6 +57,10 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON summary line per job on stdout")
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.<ext>: before | after")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-file lines; errors still print")
+    p.add_argument("--trial", type=trial_span, default=None, metavar="START[+SECONDS]",
+                   help="video: try the settings on SECONDS (default 10) from START (seconds or [h:]m:s) of each "
+                        "video, with its sound, into <stem>_restored_trial-<START>-<SECONDS>.<ext>; cut at keyframes "
+                        "(no re-encoding); photos are skipped")
     p.add_argument("--deflicker", action="store_true",
                    help="video: take out exposure flicker (brightness jumping from frame to frame within a shot) "
                         "before the other stages; cuts, fades and lasting changes of light are kept; one extra "
@@ -195,13 +199,17 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     if options.faces.landmarks == 68 and not args.quiet:
         print("note: --landmarks 68 uses a model trained on iBUG 300-W: non-commercial use only",
               file=sys.stderr)
-    jobs = discover(args.inputs, suffix=args.suffix, output_dir=args.output_dir)
+    from .jobs import trial_suffix
+
+    suffix = args.suffix + (trial_suffix(args.trial) if args.trial else "")
+    jobs = discover(args.inputs, suffix=suffix, output_dir=args.output_dir)
     if not jobs:
         raise OldfilmError(f"no photos or videos found in {', '.join(args.inputs)}")
     pipeline = Pipeline(options)
     summary = run_batch(
         jobs, pipeline, overwrite=args.overwrite, segment_seconds=args.segment_seconds,
         json_lines=args.json, verbose=not args.quiet, progress=not args.quiet, compare=args.compare,
+        trial=args.trial,
     )
     print(summary.line(), file=sys.stderr if args.json else sys.stdout, flush=True)
     return 1 if summary.failed else 0

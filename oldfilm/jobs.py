@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -71,8 +72,17 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+# A trial run's output: <stem>_restored_trial-1m30s-10s.<ext> (video/excerpt.py, Span.label).
+_TRIAL_TAIL = re.compile(r"_trial-[0-9hms.]+-[0-9hms.]+$")
+
+
+def trial_suffix(span) -> str:
+    """The output-name tail of a trial run (``--trial``), after the command's suffix."""
+    return f"_trial-{span.label}"
+
+
 def is_own_output(path: Path) -> bool:
-    return path.stem.endswith(OWN_SUFFIXES)
+    return _TRIAL_TAIL.sub("", path.stem).endswith(OWN_SUFFIXES)
 
 
 def output_path(src: Path, root: Path | None, suffix: str, output_dir: Path | None) -> Path:
@@ -310,12 +320,14 @@ def _reference_note(stages: dict) -> str:
 
 def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_seconds: float = 30.0,
               json_lines: bool = False, verbose: bool = True, progress: bool = True,
-              compare: bool = False, out=None, err=None, bars=None) -> BatchSummary:
+              compare: bool = False, out=None, err=None, bars=None, trial=None) -> BatchSummary:
     """Run every job; a failure is recorded and the batch goes on. KeyboardInterrupt propagates
     (after the bars are closed) and leaves each video's work dir for the next run to resume.
 
     ``bars``: your own progress sink with :class:`oldfilm.progress.Progress`'s methods (the GUI's
-    task queue); by default tqdm bars on ``err`` when it is a terminal."""
+    task queue); by default tqdm bars on ``err`` when it is a terminal.
+    ``trial``: a ``video.excerpt.Span``: each video job runs on that span of its input only (the
+    jobs' outputs should carry ``trial_suffix``); photo jobs are skipped."""
     import json
     import sys
 
@@ -363,7 +375,7 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
         for job in jobs:
             bars.start_job(job.src.name)
             try:
-                emit(_run_one(job, pipeline, overwrite, segment_seconds, compare, bars))
+                emit(_run_one(job, pipeline, overwrite, segment_seconds, compare, bars, trial))
             except KeyboardInterrupt:
                 raise
             except Exception as e:  # noqa: BLE001 - one line per failed job, the batch goes on
@@ -387,16 +399,25 @@ def _isatty(stream) -> bool:
         return False
 
 
-def _run_one(job: Job, pipeline, overwrite: bool, segment_seconds: float, compare: bool, bars) -> JobRecord:
+TRIAL_PHOTO = "a trial is for video"       # a skip reason: --trial leaves photos alone
+
+
+def _run_one(job: Job, pipeline, overwrite: bool, segment_seconds: float, compare: bool, bars,
+             trial=None) -> JobRecord:
     if job.error is not None:
         raise job.error
+    if trial is not None and job.kind != "video":
+        return JobRecord(str(job.src), None, "skipped", reason=TRIAL_PHOTO)
     existing = job.existing_output()
     if existing is not None and not overwrite:
         return JobRecord(str(job.src), str(existing), "skipped", reason="exists")
     if job.kind == "video":
         try:
-            res = pipeline.run_video(job.src, job.dst, segment_seconds=segment_seconds, on_progress=bars.frames,
-                                     on_scan=bars.scan)
+            if trial is None:
+                res = pipeline.run_video(job.src, job.dst, segment_seconds=segment_seconds,
+                                         on_progress=bars.frames, on_scan=bars.scan)
+            else:
+                res = _run_trial(job, pipeline, trial, segment_seconds, bars)
         except OutputBusy as e:       # not this run's failure: the other run is making it
             return JobRecord(str(job.src), str(job.dst), "skipped", reason=e.reason)
     else:
@@ -409,6 +430,22 @@ def _run_one(job: Job, pipeline, overwrite: bool, segment_seconds: float, compar
     faces = res.report.get("faces") if isinstance(res.report.get("faces"), int) else None
     return JobRecord(str(job.src), str(res.output), "done", frames=res.frames, seconds=res.seconds,
                      fps=res.fps, faces=faces, warnings=warnings, stages=dict(res.report))
+
+
+def _run_trial(job: Job, pipeline, span, segment_seconds: float, bars):
+    """The video job on ``span`` of its input: the span is copied (no re-encoding) to a hidden
+    file beside the output, named for this process, and removed after, whatever happens."""
+    from .video.excerpt import cut_excerpt
+
+    excerpt = job.dst.with_name(f".{job.dst.stem}.oldfilm-excerpt-{os.getpid()}{job.src.suffix}")
+    try:
+        start, seconds = cut_excerpt(job.src, excerpt, span)
+        res = pipeline.run_video(excerpt, job.dst, segment_seconds=segment_seconds,
+                                 on_progress=bars.frames, on_scan=bars.scan)
+    finally:
+        excerpt.unlink(missing_ok=True)
+    res.warnings.insert(0, f"trial: {seconds:.1f} s from {start:.2f} s (keyframe-aligned) of {job.src.name}")
+    return res
 
 
 def _write_compare(src: Path, output: Path) -> list[str]:

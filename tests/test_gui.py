@@ -298,6 +298,18 @@ def test_a_folder_task_writes_outputs_then_skips_them(gui):
     assert call(base, "/api/probe?path=" + str(root / "a.png"))[1]["is_video"] is False
 
 
+def test_a_trial_task_makes_the_trial_output(gui):
+    base, _, root, _ = gui
+    make_clip(root / "c.mp4", audio="aac", gop=6, pts=[512 * i for i in range(48)])
+    status, t = call(base, "/api/tasks", {"inputs": [str(root / "c.mp4")], "settings": {"trial": {"start": 1.0, "seconds": 0.4}}})
+    assert status == 201 and t["mode"] == "restore (trial 1s-0.4s)"
+    t = wait_task(base, t["id"])
+    assert t["state"] == "done" and t["records"][0]["output"].endswith("c_restored_trial-1s-0.4s.mp4")
+    assert 10 <= t["records"][0]["frames"] <= 15
+    status, err = call(base, "/api/tasks", {"inputs": [str(root / "c.mp4")], "settings": {"trial": {"start": -1}}})
+    assert status == 400 and "trial" in err["error"]
+
+
 def test_bad_inputs_fail_with_one_line_and_the_batch_goes_on(gui):
     base, _, root, _ = gui
     _photo(root / "good.png")

@@ -26,6 +26,13 @@ class JobSettings:
     overwrite: bool = False
     compare: bool = False
     segment_seconds: float = 30.0
+    trial: object | None = None         # video.excerpt.Span: only that span of each video (--trial)
+
+    @property
+    def output_suffix(self) -> str:
+        from ..jobs import trial_suffix
+
+        return self.suffix + (trial_suffix(self.trial) if self.trial is not None else "")
 
 
 def _bool(form: dict, key: str, default: bool | None) -> bool | None:
@@ -95,7 +102,17 @@ def options_from_form(form: dict[str, Any], run: RunOptions | None = None) -> tu
     out = form.get("output_dir") or None
     if out is not None and not isinstance(out, str):
         raise OldfilmError("setting output_dir: expected a folder path")
-    job = JobSettings(mode=mode, suffix=MODES[mode], output_dir=Path(out).expanduser() if out else None,
+    trial = form.get("trial")
+    if trial is not None:
+        from ..video.excerpt import Span
+
+        if not isinstance(trial, dict):
+            raise OldfilmError("setting trial: expected {start, seconds}")
+        start, seconds = _number(trial, "start", 0.0), _number(trial, "seconds", 10.0)
+        if not (start >= 0 and seconds > 0):
+            raise OldfilmError(f"setting trial: expected start >= 0 and seconds > 0, got {start:g}, {seconds:g}")
+        trial = Span(start, seconds)
+    job = JobSettings(mode=mode, suffix=MODES[mode], trial=trial, output_dir=Path(out).expanduser() if out else None,
                       overwrite=bool(_bool(form, "overwrite", False)), compare=bool(_bool(form, "compare", False)))
     return options, job
 

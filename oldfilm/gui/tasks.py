@@ -57,7 +57,7 @@ class Task:
             # a folder of 50,000 photos must not make every poll megabytes: failures first, then the last ones
             "records": _shown(self.records), "records_total": len(self.records),
             "error": self.error, "summary": self.summary,
-            "mode": self.settings.mode,
+            "mode": self.settings.mode + (f" (trial {self.settings.trial.label})" if self.settings.trial else ""),
         }
 
 
@@ -141,7 +141,7 @@ class TaskQueue:
 
         if not inputs:
             raise OldfilmError("choose a file or a folder first")
-        jobs = discover(inputs, suffix=settings.suffix, output_dir=settings.output_dir)
+        jobs = discover(inputs, suffix=settings.output_suffix, output_dir=settings.output_dir)
         if not jobs:
             raise OldfilmError(f"no photos or videos found in {', '.join(inputs)}")
         if all(j.error is not None for j in jobs):     # nothing could run: say why now
@@ -198,7 +198,7 @@ class TaskQueue:
             if task.cancel.is_set():
                 raise TaskCancelled
             # Found again now: files may have appeared or finished since the task was queued.
-            jobs = discover(task.inputs, suffix=s.suffix, output_dir=s.output_dir)
+            jobs = discover(task.inputs, suffix=s.output_suffix, output_dir=s.output_dir)
             task.files_total = len(jobs)
             key = repr(task.options)
             if self._last is None or self._last[0] != key:
@@ -207,7 +207,7 @@ class TaskQueue:
             pipeline = self._last[1]
             sink = io.StringIO()
             summary = run_batch(jobs, pipeline, overwrite=s.overwrite, segment_seconds=s.segment_seconds,
-                                compare=s.compare, out=sink, err=sink, bars=TaskProgress(task))
+                                compare=s.compare, out=sink, err=sink, bars=TaskProgress(task), trial=s.trial)
             task.records = [r.to_json() for r in summary.records]
             task.summary = summary.line()
             task.state = "failed" if summary.failed else "done"
