@@ -65,6 +65,18 @@ def test_excerpt_copies_whole_gops_with_sound_from_zero(tmp_path):
     assert os.stat(dst).st_mtime_ns == os.stat(src).st_mtime_ns     # a stable resume fingerprint
 
 
+@pytest.mark.parametrize("ext", ["mkv", "ts", "avi"])
+def test_excerpt_holds_the_asked_start_in_other_containers(tmp_path, ext):
+    """MPEG-TS seeks land after the asked time: the cut steps back until the start is inside."""
+    codec, audio = ("mpeg4", None) if ext == "avi" else ("libx264", "aac")
+    src = make_clip(tmp_path / f"c.{ext}", pts=PTS, gop=6, audio=audio, codec=codec)
+    cut_excerpt(src, tmp_path / f"e.{ext}", Span(0.6, 0.5))
+    got, want = decoded(tmp_path / f"e.{ext}"), decoded(src)
+    first = next(j for j, w in enumerate(want) if np.array_equal(got[0], w))
+    assert first <= 14 and all(np.array_equal(a, b) for a, b in zip(got, want[first:]))   # 0.6 s = frame 14.4
+    assert first + len(got) - 1 >= 26                                                    # 1.1 s = frame 26.4
+
+
 def test_excerpt_past_the_end_is_one_line(tmp_path):
     src = make_clip(tmp_path / "c.mp4", pts=PTS, audio=None)
     with pytest.raises(BadInputError, match="after the end"):

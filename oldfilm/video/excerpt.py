@@ -89,7 +89,7 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
         tb = vs.time_base
         want_start = origin + int(span.start / tb)
         end_time = Fraction(origin) * tb + Fraction(span.start + span.seconds).limit_denominator(10**6)
-        c.seek(want_start, stream=vs, backward=True, any_frame=False)
+        _seek_before(c, vs, want_start, origin)
         others = [s for s in c.streams if s.index != vs.index and is_copied(s)]
         try:
             out = av.open(str(dst), "w", format=fmt)
@@ -168,6 +168,30 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
     st = src.stat()
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
     return float(t0 - Fraction(origin) * tb), float(picture_end - t0)
+
+
+def _first_keyframe(c, vs) -> int | None:
+    for p in c.demux(vs):
+        if p.size and p.pts is not None and p.is_keyframe:
+            return p.pts
+    return None
+
+
+def _seek_before(c, vs, want: int, origin: int) -> None:
+    """Seek so that the next video keyframe is at or before ``want`` (pts). Some demuxers (MPEG-TS)
+    land after it: step back further, to the start at worst."""
+    step = int(round(2 / vs.time_base))
+    target = want
+    while True:
+        c.seek(target, stream=vs, backward=True, any_frame=False)
+        if target <= origin:
+            return
+        pts = _first_keyframe(c, vs)
+        if pts is not None and pts <= want:
+            c.seek(target, stream=vs, backward=True, any_frame=False)
+            return
+        target = max(origin, target - step)
+        step *= 4
 
 
 def _copy(out, omap, p, t0: Fraction) -> None:
