@@ -417,7 +417,7 @@ def _run_one(job: Job, pipeline, overwrite: bool, segment_seconds: float, compar
                 res = pipeline.run_video(job.src, job.dst, segment_seconds=segment_seconds,
                                          on_progress=bars.frames, on_scan=bars.scan)
             else:
-                res = _run_trial(job, pipeline, trial, segment_seconds, bars)
+                res = _run_trial(job, pipeline, trial, segment_seconds, bars, compare)
         except OutputBusy as e:       # not this run's failure: the other run is making it
             return JobRecord(str(job.src), str(job.dst), "skipped", reason=e.reason)
     else:
@@ -425,16 +425,17 @@ def _run_one(job: Job, pipeline, overwrite: bool, segment_seconds: float, compar
     if res.skipped:
         return JobRecord(str(job.src), None, "skipped", seconds=res.seconds, reason=res.skipped)
     warnings = list(res.warnings)
-    if compare:
+    if compare and trial is None:          # a trial compares with its own span (_run_trial)
         warnings.extend(_write_compare(job.src, Path(res.output)))
     faces = res.report.get("faces") if isinstance(res.report.get("faces"), int) else None
     return JobRecord(str(job.src), str(res.output), "done", frames=res.frames, seconds=res.seconds,
                      fps=res.fps, faces=faces, warnings=warnings, stages=dict(res.report))
 
 
-def _run_trial(job: Job, pipeline, span, segment_seconds: float, bars):
+def _run_trial(job: Job, pipeline, span, segment_seconds: float, bars, compare: bool = False):
     """The video job on ``span`` of its input: the span is copied (no re-encoding) to a hidden
-    file beside the output, named for this process, and removed after, whatever happens."""
+    file beside the output, named for this process, and removed after, whatever happens. With
+    ``compare`` the before | after file shows that span, so both sides run in step."""
     from .video.excerpt import cut_excerpt
 
     excerpt = job.dst.with_name(f".{job.dst.stem}.oldfilm-excerpt-{os.getpid()}{job.src.suffix}")
@@ -442,6 +443,8 @@ def _run_trial(job: Job, pipeline, span, segment_seconds: float, bars):
         start, seconds = cut_excerpt(job.src, excerpt, span)
         res = pipeline.run_video(excerpt, job.dst, segment_seconds=segment_seconds,
                                  on_progress=bars.frames, on_scan=bars.scan)
+        if compare and res.output is not None:
+            res.warnings.extend(_write_compare(excerpt, Path(res.output)))
     finally:
         excerpt.unlink(missing_ok=True)
     res.warnings.insert(0, f"trial: {seconds:.1f} s from {start:.2f} s (keyframe-aligned) of {job.src.name}")

@@ -105,6 +105,24 @@ def test_a_trial_batch_writes_the_trial_output_and_skips_photos(tmp_path):
     assert sorted(j.src.name for j in jobs) == ["c.mp4", "p.png"] and all(j.existing_output() is None for j in jobs)
 
 
+def test_a_trial_compare_shows_the_same_span_on_both_sides(tmp_path):
+    src = make_clip(tmp_path / "c.mp4", pts=PTS, gop=6, audio="aac")
+    span = Span(1.0, 0.4)
+    out = io.StringIO()
+    summary = run_batch(discover([str(src)], suffix="_restored" + trial_suffix(span)),
+                        Pipeline(stages=[IdentityStage()]), trial=span, compare=True, out=out, err=out)
+    rec = summary.records[0]
+    assert rec.status == "done" and not any("compare" in w for w in rec.warnings), rec.warnings
+    cmp = tmp_path / "c_restored_trial-1s-0.4s_compare.mp4"
+    frames = decoded(cmp)
+    assert len(frames) == rec.frames
+    # Both sides of the wipe show the span (identity stage): the source's frame at 1.0 s, not at 0.
+    src_frames = decoded(src)
+    near = [np.abs(frames[0].astype(int) - f.astype(int)).mean() for f in src_frames]
+    assert int(np.argmin(near)) == 24 and near[24] < 12
+    assert is_own_output(cmp)
+
+
 def test_trial_flag_errors(tmp_path, capsys):
     src = make_clip(tmp_path / "c.mp4", pts=PTS, audio=None)
     with pytest.raises(SystemExit) as e:
