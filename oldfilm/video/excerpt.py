@@ -100,6 +100,10 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
             omap = {vs.index: ov}
             for s in others:
                 omap[s.index] = out.add_stream_from_template(s)
+            for s in (vs, *others):       # titles, languages, dispositions: as the full run keeps them
+                omap[s.index].metadata.update(s.metadata)
+                omap[s.index].disposition = s.disposition
+            out.metadata.update({k: v for k, v in c.metadata.items() if k.lower() != "encoder"})
             t0 = None                 # Fraction seconds: the first keyframe copied
             limit = end_time          # video packets decoded before this are copied
             last = None               # the latest picture time copied
