@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 
 from ..errors import BadInputError, OldfilmError
-from ..options import PipelineOptions
 from ..jobs import ALREADY_IN_COLOUR
-from ..pipeline import NOT_COLORIZED
+from ..options import PipelineOptions
+from ..pipeline import NOT_COLORIZED, Pipeline, _photo_is_colour, _video_is_colour
 from .settings import preview_key, split_options
 
 PREVIEW_SIDE = 720      # px on the long side
@@ -68,18 +68,14 @@ class Preview:
 def read_still(path: Path, seconds: float):
     """(uint8 RGB HxWx3 at full size, is_video, time shown, duration, is_colour thunk). The
     colour test is that of the job: the photo's own, or frames sampled over the video."""
-    from ..images import IMAGE_EXTENSIONS, read_image, to_uint8
-    from ..monochrome import is_monochrome
-    from ..video.probe import is_video
+    from ..images import read_image, to_uint8
+    from ..video.probe import is_video, probe
 
     if not path.is_file():
         raise BadInputError(path, "no such file")
-    if path.suffix.lower() in IMAGE_EXTENSIONS or not is_video(path):
+    if not is_video(path):
         rgb, _ = read_image(path)
-        rgb = to_uint8(rgb) if rgb.dtype != np.uint8 else rgb
-        return rgb, False, None, None, lambda: is_monochrome([fit_within(rgb, 1024)]) is False
-    from ..pipeline import _video_is_colour
-    from ..video.probe import probe
+        return (to_uint8(rgb) if rgb.dtype != np.uint8 else rgb), False, None, None, lambda: _photo_is_colour(rgb)
     from ..video.still import frame_at
 
     info = probe(path)
@@ -91,7 +87,7 @@ class Previewer:
     """Makes previews; thread-safe (one at a time: the CPU has no room for two)."""
 
     def __init__(self, make_pipeline=None, max_side: int = PREVIEW_SIDE):
-        self._make = make_pipeline or _default_pipeline
+        self._make = make_pipeline or Pipeline
         self.max_side = max_side
         self._pipelines: OrderedDict[str, object] = OrderedDict()
         self._colour: dict[tuple[str, float], bool] = {}     # (path, mtime) -> the file is in colour
@@ -155,12 +151,6 @@ class Previewer:
                                                           "(recolor replaces its colours with the colorizer's)"]
                 warnings, stages = warnings + [n for n in notes if n not in warnings], stages + more
             return Preview(small, out, video, shown, duration, full, stages, warnings, time.perf_counter() - t0, box)
-
-
-def _default_pipeline(options: PipelineOptions):
-    from ..pipeline import Pipeline
-
-    return Pipeline(options)
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:

@@ -263,13 +263,12 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
             self._send(HTTPStatus.OK, encode_jpeg(rgb), "image/jpeg")
 
         def _get_probe(self, rest, query) -> None:
-            from ..images import IMAGE_EXTENSIONS
             from ..video.probe import is_video, probe
 
             path = Path((query.get("path") or [""])[0])
             if not path.is_file():
                 raise _Problem(HTTPStatus.NOT_FOUND, f"{path}: no such file")
-            if path.suffix.lower() in IMAGE_EXTENSIONS or not is_video(path):
+            if not is_video(path):
                 return self._json({"is_video": False, "duration": None})
             self._json({"is_video": True, "duration": probe(path).duration})
 

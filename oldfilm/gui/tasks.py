@@ -125,7 +125,9 @@ class TaskQueue:
     Pipeline (tests pass stub stages)."""
 
     def __init__(self, make_pipeline: Callable[[PipelineOptions], object] | None = None):
-        self._make = make_pipeline or _default_pipeline
+        if make_pipeline is None:
+            from ..pipeline import Pipeline as make_pipeline
+        self._make = make_pipeline
         self._last: tuple[str, object] | None = None     # the last task's pipeline, reused for the same options
         self._tasks: dict[int, Task] = {}
         self._ids = itertools.count(1)
@@ -222,9 +224,3 @@ class TaskQueue:
             task.state, task.error = "failed", f"unexpected {type(e).__name__}: {' '.join(str(e).split())}"
         finally:
             task.current, task.scanning = None, False
-
-
-def _default_pipeline(options: PipelineOptions):
-    from ..pipeline import Pipeline
-
-    return Pipeline(options)

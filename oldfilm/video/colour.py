@@ -59,3 +59,9 @@ def plan_colour(width: int, height: int, colorspace: int | None, color_range: in
     return ColourPlan(matrix=matrix, range=ColorRange.JPEG if rng == 2 else ColorRange.MPEG,
                       colorspace_tag=cs, range_tag=rng, primaries_tag=int(primaries or 2),
                       trc_tag=int(trc or 2))
+
+
+def plan_for(info) -> ColourPlan:
+    """The plan of a probed video (``probe.VideoInfo``): its coded size, tags and pixel format."""
+    space, rng, prim, trc = info.colour_tags
+    return plan_colour(info.coded_width, info.coded_height, space, rng, prim, trc, info.pix_fmt)

@@ -84,6 +84,12 @@ class _Deinterlacer:
 DTS_ONLY_CONTAINERS = ("avi",)
 
 
+def frame_step(info: VideoInfo) -> int:
+    """One frame's duration in the stream's time_base ticks (at least 1; 1 when the rate is unknown)."""
+    rate = info.base_fps or info.fps
+    return max(1, int(round(1 / (rate * info.time_base)))) if rate else 1
+
+
 def decode_frames(info: VideoInfo, plan: ColourPlan, *, want16: bool = False,
                   deinterlace: str = "auto", start_pts: int | None = None,
                   stop=None, timestamps: list[int] | None = None) -> Iterator[DecodedFrame]:
@@ -105,9 +111,7 @@ def decode_frames(info: VideoInfo, plan: ColourPlan, *, want16: bool = False,
     ts_index = 0
     if dts_only:
         ts_index = bisect.bisect_left(timestamps, start_pts) if start_pts is not None else 0
-    tb = info.time_base
-    rate = info.base_fps or info.fps
-    step = max(1, int(round(1 / (rate * tb)))) if rate else 1
+    step = frame_step(info)
     try:
         vs = container.streams[info.video_index]
         vs.thread_type = "AUTO"
@@ -158,7 +162,7 @@ def decode_frames(info: VideoInfo, plan: ColourPlan, *, want16: bool = False,
                 n += 1
                 yield convert(f)
         except av.FFmpegError as e:
-            at = f"{float(last_pts * tb):.2f}s" if last_pts is not None else "the start"
+            at = f"{float(last_pts * info.time_base):.2f}s" if last_pts is not None else "the start"
             raise BadInputError(path, f"decode error after frame {n} (at {at}): truncated or corrupt "
                                       f"({getattr(e, 'strerror', None) or e})") from None
     finally:
@@ -170,11 +174,9 @@ def timed_frames(path) -> Iterator[tuple[float, np.ndarray]]:
 
     For readers that only look at frames (compare, eval): the same probe, colour matrix and
     rotation handling as the runner. Raises BadInputError for unreadable or truncated files."""
-    from .colour import plan_colour
+    from .colour import plan_for
     from .probe import probe
 
     info = probe(path)
-    space, rng, prim, trc = info.colour_tags
-    plan = plan_colour(info.coded_width, info.coded_height, space, rng, prim, trc, info.pix_fmt)
-    for f in decode_frames(info, plan):
+    for f in decode_frames(info, plan_for(info)):
         yield float(f.pts * info.time_base), f.rgb

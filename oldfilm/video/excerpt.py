@@ -20,6 +20,7 @@ from pathlib import Path
 import av
 
 from ..errors import BadInputError, OutputError
+from .decode import frame_step
 from .mux import format_for, is_copied
 from .probe import probe
 
@@ -85,7 +86,7 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
         raise BadInputError(src, f"cannot open: {e}") from None
     try:
         vs = c.streams[info.video_index]
-        origin = vs.start_time if vs.start_time is not None else 0
+        origin = info.start_pts
         tb = vs.time_base
         want_start = origin + int(span.start / tb)
         end_time = Fraction(origin) * tb + Fraction(span.start + span.seconds).limit_denominator(10**6)
@@ -152,8 +153,7 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
                 last = t if last is None else max(last, t)
             if t0 is None:
                 raise BadInputError(src, "no keyframe found to start the trial")
-            rate = info.base_fps or info.fps
-            picture_end = last + (1 / Fraction(rate) if rate else 0)
+            picture_end = last + frame_step(info) * tb
             for q in late:
                 if Fraction(q.pts) * q.time_base < picture_end:
                     _copy(out, omap, q, t0)

@@ -53,6 +53,7 @@ class VideoInfo:
     video_index: int = 0
     base_fps: Fraction | None = None   # FFmpeg's guessed (base) rate: the finest regular frame step
     colour_tags: tuple[int, int, int, int] = (2, 0, 2, 2)   # raw AVColorSpace, range, primaries, trc
+    start_pts: int = 0               # the video stream's first timestamp (time_base), 0 when unknown
 
 
 def is_video(path: str | Path) -> bool:
@@ -168,6 +169,7 @@ def probe(path: str | Path) -> VideoInfo:
             base_fps=Fraction(vs.guessed_rate) if vs.guessed_rate else (Fraction(rate) if rate else None),
             colour_tags=(int(first.colorspace), int(first.color_range), int(first.color_primaries),
                          int(first.color_trc)),
+            start_pts=int(vs.start_time) if vs.start_time is not None else 0,
         )
 
 

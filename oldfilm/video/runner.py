@@ -29,7 +29,7 @@ from ..images import apply_residual, to_uint8
 from ..options import EncodeOptions
 from .deflicker import VERSION as DEFLICKER_VERSION
 from .deflicker import apply_levels, clip_statistics, corrections_for
-from .colour import plan_colour
+from .colour import plan_for
 from .decode import DecodedFrame, decode_frames, stored
 from .encode import SegmentEncoder, segment_suffix
 from .mux import cannot_hold, format_for, is_copied, join
@@ -191,8 +191,7 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
     processed: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
     ten_bit_out = encode.bit_depth == 10
     want16 = ten_bit_out and info.bit_depth > 8
-    space, rng, prim, trc = info.colour_tags
-    colour = plan_colour(info.coded_width, info.coded_height, space, rng, prim, trc, info.pix_fmt)
+    colour = plan_for(info)
     todo_ids = {s.index for s in todo}
     first = todo[0].index
     # A lead-in needs the segment before the first one to do: decode from its keyframe.
@@ -384,8 +383,7 @@ def _deflicker_table(info: VideoInfo, plan, encode: EncodeOptions, work_dir: Pat
                 return _by_pts(z["pts"], z["levels"])
     except (OSError, KeyError, ValueError):
         pass
-    space, rng, prim, trc = info.colour_tags
-    colour = plan_colour(info.coded_width, info.coded_height, space, rng, prim, trc, info.pix_fmt)
+    colour = plan_for(info)
     pts: list[int] = []
 
     def frames():
