@@ -15,7 +15,7 @@ from pathlib import Path
 from .argtypes import positive_float, positive_int, trial_span
 from .errors import OldfilmError
 from .options import (
-    CODECS, ColorizeOptions, EncodeOptions, FaceOptions, PipelineOptions, RestoreOptions, RunOptions,
+    CODECS, DEINTERLACE, ColorizeOptions, EncodeOptions, FaceOptions, PipelineOptions, RestoreOptions, RunOptions,
 )
 
 # Subcommands that live in their own modules: name -> (module, one-line help).
@@ -70,6 +70,10 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--crf", type=int, default=17, help="quality for h264/h265, 0..51, lower is better (default 17)")
     g.add_argument("--bit-depth", type=int, choices=(8, 10), default=None,
                    help="10 keeps 10-bit sources 10-bit (default 8)")
+    g.add_argument("--deinterlace", choices=DEINTERLACE, default="auto",
+                   help="auto (default): bwdif on frames flagged interlaced; on: on every frame; off: never; "
+                        "ivtc: film transferred to 29.97 fps video (3:2 pulldown) back to its own frames at "
+                        "23.976 fps, same duration and sound; auto says when a video looks telecined")
     g.add_argument("--segment-seconds", type=positive_float, default=30.0, metavar="S",
                    help="resumable video segments of about S seconds, cut at keyframes (default 30)")
     g = p.add_argument_group("compute")
@@ -187,7 +191,8 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
                                  references=tuple(args.references), steady=args.steady),
         run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads,
                        reuse_repeats=not args.every_frame, deflicker=args.deflicker),
-        encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth),
+        encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth,
+                             deinterlace=args.deinterlace),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from .errors import BadInputError, OldfilmError
 
 CODECS = ("h264", "h265", "ffv1", "prores")
+DEINTERLACE = ("auto", "on", "off", "ivtc")
 
 
 @dataclass
@@ -18,7 +19,9 @@ class EncodeOptions:
     crf: int = 17                      # h264/h265 only
     bit_depth: int | None = None       # None: 8; 10 keeps 10-bit sources 10-bit (--bit-depth 10)
     preset: str = "medium"             # x264/x265 preset
-    deinterlace: Literal["auto", "on", "off"] = "auto"   # bwdif when frames are flagged interlaced
+    # auto: bwdif on frames flagged interlaced; on: on every frame; off: frames as decoded;
+    # ivtc: inverse telecine, film transferred to 29.97 fps back to its own frames (video/ivtc.py)
+    deinterlace: Literal["auto", "on", "off", "ivtc"] = "auto"
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
@@ -27,6 +30,8 @@ class EncodeOptions:
             raise OldfilmError(f"--crf {self.crf}: expected 0..51")
         if self.bit_depth not in (None, 8, 10):
             raise OldfilmError(f"--bit-depth {self.bit_depth}: expected 8 or 10")
+        if self.deinterlace not in DEINTERLACE:
+            raise OldfilmError(f"--deinterlace {self.deinterlace}: expected one of {', '.join(DEINTERLACE)}")
 
 
 @dataclass

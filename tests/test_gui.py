@@ -65,6 +65,8 @@ def test_settings_map_onto_the_cli_options():
     # Colour settings left over in the form do not matter while colorizing is off.
     o, _ = options_from_form({"mode": "restore", "colorize": False, "saturation": 2, "references": ["/nope.png"]})
     assert not o.colorize.enabled and o.colorize.saturation == 1.0 and o.colorize.references == ()
+    o, _ = options_from_form({"deinterlace": "ivtc", "codec": "ffv1"})
+    assert (o.encode.deinterlace, o.encode.codec) == ("ivtc", "ffv1")
 
 
 @pytest.mark.parametrize("form, words", [
@@ -77,6 +79,7 @@ def test_settings_map_onto_the_cli_options():
     ({"scratches": "sometimes"}, "setting scratches"),
     ({"faces": "yes"}, "setting faces"),
     ({"crf": 99}, "--crf 99"),
+    ({"deinterlace": "weave"}, "setting deinterlace"),
 ])
 def test_bad_settings_are_one_line(form, words):
     with pytest.raises(OldfilmError) as e:

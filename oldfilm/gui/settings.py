@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import OldfilmError
 from ..options import (
-    ColorizeOptions, EncodeOptions, FaceOptions, PipelineOptions, RestoreOptions, RunOptions,
+    DEINTERLACE, ColorizeOptions, EncodeOptions, FaceOptions, PipelineOptions, RestoreOptions, RunOptions,
 )
 
 MODES = {"restore": "_restored", "colorize": "_colorized"}
@@ -97,7 +97,8 @@ def options_from_form(form: dict[str, Any], run: RunOptions | None = None) -> tu
             recolor=bool(_bool(form, "recolor", False))),
         run=replace(run or RunOptions(), deflicker=bool(_bool(form, "deflicker", False))),
         encode=EncodeOptions(codec=_choice(form, "codec", "h264", ("h264", "h265", "ffv1", "prores")),
-                             crf=_number(form, "crf", 17, int)),
+                             crf=_number(form, "crf", 17, int),
+                             deinterlace=_choice(form, "deinterlace", "auto", DEINTERLACE)),
     )
     out = form.get("output_dir") or None
     if out is not None and not isinstance(out, str):

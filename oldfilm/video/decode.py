@@ -2,7 +2,9 @@
 
 Frames come out of FFmpeg as stored (a phone clip's display matrix is not applied), so they are
 turned upright here with np.rot90, which is lossless and undone exactly before encoding.
-Interlaced frames go through bwdif (one frame out per frame in, timestamps kept).
+Interlaced frames go through bwdif (one frame out per frame in, timestamps kept). With
+deinterlace "ivtc", frames go through field matching first (video/ivtc.py: film telecined to
+video gets its whole frames back; the runner then drops the repeated ones).
 """
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ class DecodedFrame:
     duration: int | None           # same time_base; None when the container does not say
     rgb: np.ndarray                # uint8 RGB HxWx3, upright
     rgb16: np.ndarray | None       # uint16 RGB HxWx3, upright; only when 16-bit output is wanted
+    # Where the frame goes in the output when that is not `pts` (inverse telecine retimes the
+    # film frames it keeps): in the stream's time_base / ivtc.TB_DIVISOR.
+    out_pts: int | None = None
+    out_duration: int | None = None
 
 
 def upright(stored: np.ndarray, rotation: int) -> np.ndarray:
@@ -40,17 +46,32 @@ def stored(upright_rgb: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(upright_rgb, -k)) if k else upright_rgb
 
 
-class _Deinterlacer:
-    """bwdif in send_frame mode: frame-rate preserving, one frame of latency (flush at the end)."""
+# FFmpeg filter chains for interlaced input; each gives one frame out per frame in.
+def bwdif_chain(deint: str) -> list[tuple[str, str]]:
+    """bwdif in send_frame mode; deint "all" or "interlaced" (only frames flagged interlaced)."""
+    return [("bwdif", f"mode=send_frame:parity=auto:deint={deint}")]
 
-    def __init__(self, stream, deint: str):
+
+# Field matching (film telecined to video): each frame is rebuilt from the fields of its
+# neighbours that belong to the same film frame; a frame still combed after that (a cut, true
+# interlaced video) is flagged interlaced and deinterlaced by bwdif.
+IVTC_CHAIN = [("fieldmatch", "order=auto:combmatch=full"), *bwdif_chain("interlaced")]
+
+
+class _Deinterlacer:
+    """A frame-rate preserving filter chain (bwdif, or fieldmatch + bwdif) fed one frame at a
+    time; a frame or two of latency (flush at the end); timestamps kept in the input's time_base."""
+
+    def __init__(self, stream, chain: list[tuple[str, str]]):
         self.time_base = stream.time_base
         self.graph = av.filter.Graph()
-        src = self.graph.add_buffer(template=stream)
-        bw = self.graph.add("bwdif", f"mode=send_frame:parity=auto:deint={deint}")
+        prev = self.graph.add_buffer(template=stream)
+        for name, args in chain:
+            node = self.graph.add(name, args)
+            prev.link_to(node)
+            prev = node
         sink = self.graph.add("buffersink")
-        src.link_to(bw)
-        bw.link_to(sink)
+        prev.link_to(sink)
         self.graph.configure()
 
     def push(self, frame) -> list:
@@ -117,8 +138,11 @@ def decode_frames(info: VideoInfo, plan: ColourPlan, *, want16: bool = False,
         vs.thread_type = "AUTO"
         if start_pts is not None:
             container.seek(start_pts, stream=vs, backward=True, any_frame=False)
-        use_bwdif = deinterlace == "on" or (deinterlace == "auto" and info.interlaced)
-        deint = _Deinterlacer(vs, "all" if deinterlace == "on" else "interlaced") if use_bwdif else None
+        deint = None
+        if deinterlace == "ivtc":
+            deint = _Deinterlacer(vs, IVTC_CHAIN)
+        elif deinterlace == "on" or (deinterlace == "auto" and info.interlaced):
+            deint = _Deinterlacer(vs, bwdif_chain("all" if deinterlace == "on" else "interlaced"))
         fmt = "rgb48le" if want16 else "rgb24"
 
         def fix_pts(frame) -> None:

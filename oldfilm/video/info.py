@@ -21,6 +21,8 @@ import numpy as np
 from ..errors import BadInputError
 from ..monochrome import is_monochrome
 from .probe import VideoInfo, is_video, probe
+from . import ivtc
+from .colour import plan_for
 from .deflicker import frames_correction_table
 from .repeats import reuse_plan
 
@@ -116,6 +118,7 @@ def describe(path: str | Path) -> dict:
         runs = sample_runs(info)
         repeats = repeat_share(runs)
         flicker = flicker_levels(runs, float(info.fps or info.base_fps or 0) or 24.0)
+        telecined = ivtc.sniff(info, plan_for(info)) if ivtc.is_ntsc_rate(info.base_fps or info.fps) else None
     except av.FFmpegError as e:
         raise BadInputError(p, f"cannot decode frames ({e})") from None
     return {
@@ -131,6 +134,7 @@ def describe(path: str | Path) -> dict:
         "black_and_white": bw,
         "repeated_share": None if repeats is None else round(repeats, 3),
         "flicker_levels": None if flicker is None else round(flicker, 2),
+        "telecined": telecined,
         "streams": [{"index": s.index, "type": s.type, "codec": s.codec, "detail": s.detail}
                     for s in info.streams],
     }
@@ -164,6 +168,7 @@ def format_info(d: dict) -> str:
         f"  black-and-white: {bw}",
         f"  repeats    {_repeats_text(d)}",
         f"  flicker    {_flicker_text(d)}",
+        f"  pulldown   {_pulldown_text(d)}",
         "  streams:",
     ]
     for s in d["streams"]:
@@ -180,6 +185,16 @@ def _flicker_text(d: dict) -> str:
         return "unknown"
     text = f"{level:.1f} levels (the mean exposure correction --deflicker would make at mid-grey)"
     return text + (": worth using" if level >= FLICKER_HINT else ": little to steady")
+
+
+def _pulldown_text(d: dict) -> str:
+    t = d.get("telecined")
+    if t is None:
+        return "not looked for (film is telecined to 29.97 fps)"
+    if t:
+        return ("3:2 (film telecined to 29.97 fps): --deinterlace ivtc gives back the film's own "
+                "frames at 23.976 fps")
+    return "none found"
 
 
 def _repeats_text(d: dict) -> str:

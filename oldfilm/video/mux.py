@@ -65,9 +65,11 @@ def cannot_hold(fmt: str, streams) -> list[str]:
 
 
 def join(segments: list[tuple[Path, int, Fraction]], src_path: Path, out_path: Path, fmt: str,
-         stop=None, video_index: int = 0) -> None:
+         stop=None, video_index: int = 0, video_time_base: Fraction | None = None) -> None:
     """Write `out_path` (muxer `fmt`): video packets from `segments` [(file, first_pts, time_base
-    of first_pts)], audio/subtitle packets from the source. Raises OutputError on write failure."""
+    of first_pts)], audio/subtitle packets from the source. The video's time_base is the
+    source's unless `video_time_base` (the segments' own: inverse telecine retimes frames on a
+    finer one). Raises OutputError on write failure."""
     src = av.open(str(src_path), metadata_errors="ignore")
     first = av.open(str(segments[0][0]))
     try:
@@ -78,7 +80,7 @@ def join(segments: list[tuple[Path, int, Fraction]], src_path: Path, out_path: P
         raise _output_error(out_path, e) from None
     try:
         ov = out.add_stream_from_template(first.streams.video[0])
-        ov.time_base = src.streams[video_index].time_base   # a request: Matroska still uses 1/1000
+        ov.time_base = video_time_base or src.streams[video_index].time_base   # a request: Matroska still uses 1/1000
         seg_codec = first.streams.video[0].codec_context.name
         bsf = None
         if fmt in ANNEXB_MUXERS and seg_codec in ANNEXB_FILTERS:

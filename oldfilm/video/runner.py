@@ -30,7 +30,8 @@ from ..options import EncodeOptions
 from .deflicker import VERSION as DEFLICKER_VERSION
 from .deflicker import apply_levels, clip_statistics, corrections_for
 from .colour import plan_for
-from .decode import DecodedFrame, decode_frames, stored
+from . import ivtc
+from .decode import DecodedFrame, decode_frames, frame_step, stored
 from .encode import SegmentEncoder, segment_suffix
 from .mux import cannot_hold, format_for, is_copied, join
 from .probe import VideoInfo, probe
@@ -150,13 +151,13 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
         resumed = len(state.done)
         todo = [s for s in plan.segments if str(s.index) not in state.done]
         done_frames = sum(v["frames"] for v in state.done.values())
+        expected = _expected_frames(plan, encode)
         if on_progress:
-            on_progress(done_frames, plan.frame_count)
+            on_progress(done_frames, expected)
 
         repeated = deflickered = 0
         if todo:
-            if info.interlaced and encode.deinterlace == "auto":
-                warnings.append("interlaced source: deinterlaced with bwdif")
+            warnings += _field_notes(info, encode)
             levels = _deflicker_table(info, plan, encode, work_dir, key, on_scan) if deflicker else None
             repeated, deflickered = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size,
                                                   queue_size, on_progress, on_segment_start, done_frames,
@@ -166,8 +167,9 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
         if missing:   # the decoder ended early without an error: a truncated file
             raise BadInputError(src, f"truncated: no frames decoded for segment(s) {missing}")
         total = sum(v["frames"] for v in state.done.values())
-        if total != plan.frame_count:
-            warnings.append(f"decoded {total} frames where the container lists {plan.frame_count}")
+        if total != expected:
+            warnings.append(f"decoded {total} frames where the container lists {plan.frame_count}"
+                            + (f" (less 1 in {ivtc.CYCLE} for ivtc: {expected})" if expected != plan.frame_count else ""))
 
         output, changed = _join_all(src, dst, info, plan, state, work_dir, warnings)
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -194,9 +196,12 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
     colour = plan_for(info)
     todo_ids = {s.index for s in todo}
     first = todo[0].index
-    # A lead-in needs the segment before the first one to do: decode from its keyframe.
-    start_pts = plan.segments[first - 1].seek_pts if lead_in > 0 and first > 0 else todo[0].seek_pts
+    # A lead-in needs the segment before the first one to do: decode from its keyframe. So does
+    # inverse telecine: the first group of frames to do may begin in that segment.
+    before = lead_in > 0 or encode.deinterlace == "ivtc"
+    start_pts = plan.segments[first - 1].seek_pts if before and first > 0 else todo[0].seek_pts
     suffix = segment_suffix(encode.codec)
+    time_base, rate = _output_timing(info, encode)
 
     def decode_worker() -> None:
         current = None
@@ -206,8 +211,7 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
                    for sg in plan.segments]
         seen = None       # the segment the last decoded frame belongs to, done or not
         try:
-            for f in decode_frames(info, colour, want16=want16, deinterlace=encode.deinterlace,
-                                   start_pts=start_pts, stop=pipe.stop, timestamps=plan.timestamps):
+            for f in _frames(info, plan, encode, colour, want16=want16, start_pts=start_pts, stop=pipe.stop):
                 seg = plan.index_of(f.pts)
                 # Only the segment right before gives a lead-in, so it is the same on a resume.
                 lead = list(tail) if lead_in > 0 and seg != seen and seen == seg - 1 else []
@@ -251,7 +255,7 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
                     part = work_dir / f"seg_{seg:05d}.part{suffix}"
                     part.unlink(missing_ok=True)
                     enc = SegmentEncoder(part, encode, width=info.coded_width, height=info.coded_height,
-                                         time_base=info.time_base, rate=info.base_fps, sar=info.sar,
+                                         time_base=time_base, rate=rate, sar=info.sar,
                                          rotation=info.rotation, plan=colour, ten_bit=ten_bit_out)
                     first_pts = None
                 elif kind == "frame":
@@ -263,7 +267,7 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
                     enc.close()
                     final = segment_file(work_dir, seg, suffix)
                     os.replace(part, final)
-                    state.mark_done(work_dir, seg, final, enc.frames, first_pts, info.time_base)
+                    state.mark_done(work_dir, seg, final, enc.frames, first_pts, time_base)
                     enc, part = None, None
         except BaseException as e:   # noqa: BLE001
             pipe.fail(e)
@@ -284,6 +288,7 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
     key_in: np.ndarray | None = None
     key_out: np.ndarray | None = None
     repeated = deflickered = 0
+    expected = _expected_frames(plan, encode)
 
     def run_batch() -> None:
         nonlocal frames_done, key_in, key_out, repeated, deflickered
@@ -314,14 +319,15 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
                 # `before` is recomputed from the 16-bit frame: a stage may edit f.rgb in place.
                 out = apply_residual(f.rgb16, to_uint8(f.rgb16), out) if f.rgb16 is not None \
                     else out.astype(np.uint16) * 257
-            if not pipe.put(processed, ("frame", f.pts, f.duration, stored(out, info.rotation))):
+            pts, duration = (f.pts, f.duration) if f.out_pts is None else (f.out_pts, f.out_duration)
+            if not pipe.put(processed, ("frame", pts, duration, stored(out, info.rotation))):
                 raise _Stopped
         if outs:
             key_out = outs[-1]
         frames_done += len(batch)
         batch.clear()
         if on_progress:
-            on_progress(frames_done, plan.frame_count)
+            on_progress(frames_done, expected)
 
     try:
         while True:
@@ -387,7 +393,7 @@ def _deflicker_table(info: VideoInfo, plan, encode: EncodeOptions, work_dir: Pat
     pts: list[int] = []
 
     def frames():
-        for f in decode_frames(info, colour, deinterlace=encode.deinterlace, timestamps=plan.timestamps):
+        for f in _frames(info, plan, encode, colour):
             pts.append(f.pts)
             if on_scan and len(pts) % 25 == 0:
                 on_scan(len(pts), plan.frame_count)
@@ -403,6 +409,46 @@ def _deflicker_table(info: VideoInfo, plan, encode: EncodeOptions, work_dir: Pat
     np.savez(tmp, key=np.array(key), pts=np.array(pts, np.int64), levels=table)
     os.replace(tmp, cache)
     return _by_pts(pts, table)
+
+
+def _frames(info: VideoInfo, plan, encode: EncodeOptions, colour, **kw):
+    """The frames the stages see, in display order: decoded (video/decode.py), and with
+    deinterlace "ivtc" field-matched and decimated to the film's frames (video/ivtc.py)."""
+    frames = decode_frames(info, colour, deinterlace=encode.deinterlace, timestamps=plan.timestamps, **kw)
+    if encode.deinterlace == "ivtc":
+        frames = ivtc.decimate(frames, plan.timestamps, frame_step(info))
+    return frames
+
+
+def _expected_frames(plan, encode: EncodeOptions) -> int:
+    """Frames the output will hold: the container's count, less one in each group of 5 for ivtc."""
+    return ivtc.output_count(plan.frame_count) if encode.deinterlace == "ivtc" else plan.frame_count
+
+
+def _output_timing(info: VideoInfo, encode: EncodeOptions) -> tuple[Fraction, Fraction | None]:
+    """(time_base, nominal frame rate) of the encoded video: the input's, except after inverse
+    telecine (ticks TB_DIVISOR times finer, 4 frames in the time of 5)."""
+    if encode.deinterlace != "ivtc":
+        return info.time_base, info.base_fps
+    rate = info.base_fps * Fraction(ivtc.CYCLE - 1, ivtc.CYCLE) if info.base_fps else None
+    return info.time_base / ivtc.TB_DIVISOR, rate
+
+
+def _field_notes(info: VideoInfo, encode: EncodeOptions) -> list[str]:
+    """What the run says about fields: that it deinterlaced, and when the video looks like
+    telecined film (ivtc.sniff), that --deinterlace ivtc would give the film's frames back."""
+    notes = []
+    if info.interlaced and encode.deinterlace == "auto":
+        notes.append("interlaced source: deinterlaced with bwdif")
+    if encode.deinterlace in ("auto", "on") and ivtc.is_ntsc_rate(info.base_fps or info.fps):
+        try:
+            telecined = ivtc.sniff(info, plan_for(info))
+        except BadInputError:
+            telecined = False      # the run itself will say what is wrong with the file
+        if telecined:
+            notes.append("this looks like film telecined to 29.97 fps (3:2 pulldown): "
+                         "--deinterlace ivtc gives back the film's own frames at 23.976 fps")
+    return notes
 
 
 def _by_pts(pts, table) -> dict[int, tuple[float, float]]:
@@ -459,7 +505,7 @@ def _join_all(src: Path, dst: Path, info: VideoInfo, plan, state: SegmentState, 
     # ".oldfilm-tmp" is the temp-file mark oldfilm.jobs skips when scanning folders.
     tmp = out.parent / f".{out.stem}.oldfilm-tmp{out.suffix}"
     try:
-        join(pieces, src, tmp, fmt, video_index=info.video_index)
+        join(pieces, src, tmp, fmt, video_index=info.video_index, video_time_base=pieces[0][2])
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
