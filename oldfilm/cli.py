@@ -72,8 +72,10 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
                    help="10 keeps 10-bit sources 10-bit (default 8)")
     g.add_argument("--deinterlace", choices=DEINTERLACE, default="auto",
                    help="auto (default): bwdif on frames flagged interlaced; on: on every frame; off: never; "
-                        "ivtc: film transferred to 29.97 fps video (3:2 pulldown) back to its own frames at "
-                        "23.976 fps, same duration and sound; auto says when a video looks telecined")
+                        "match: film transferred to video (telecined, any pulldown) as whole film frames, "
+                        "frame count and timestamps kept (a repeat is restored once); ivtc: match, and 3:2 "
+                        "pulldown undone: the film's own frames at 23.976 fps from 29.97, same duration and "
+                        "sound; auto says when a video looks telecined")
     g.add_argument("--segment-seconds", type=positive_float, default=30.0, metavar="S",
                    help="resumable video segments of about S seconds, cut at keyframes (default 30)")
     g = p.add_argument_group("compute")

@@ -8,7 +8,7 @@ from typing import Literal
 from .errors import BadInputError, OldfilmError
 
 CODECS = ("h264", "h265", "ffv1", "prores")
-DEINTERLACE = ("auto", "on", "off", "ivtc")
+DEINTERLACE = ("auto", "on", "off", "match", "ivtc")
 
 
 @dataclass
@@ -20,8 +20,9 @@ class EncodeOptions:
     bit_depth: int | None = None       # None: 8; 10 keeps 10-bit sources 10-bit (--bit-depth 10)
     preset: str = "medium"             # x264/x265 preset
     # auto: bwdif on frames flagged interlaced; on: on every frame; off: frames as decoded;
-    # ivtc: inverse telecine, film transferred to 29.97 fps back to its own frames (video/ivtc.py)
-    deinterlace: Literal["auto", "on", "off", "ivtc"] = "auto"
+    # match: field matching, whole film frames from any pulldown, frame count and timestamps kept;
+    # ivtc: match, then 3:2 pulldown undone: the film's own frames at 23.976 fps (video/ivtc.py)
+    deinterlace: Literal["auto", "on", "off", "match", "ivtc"] = "auto"
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:

@@ -159,11 +159,12 @@ def test_ivtc_is_closer_to_the_film_than_deinterlacing(tmp_path, telecined, film
     assert res_bwdif.frames == 50 and err_ivtc < 0.92 * err_bwdif, (err_ivtc, err_bwdif)
 
 
-def test_ivtc_resume_gives_the_frames_of_one_pass(tmp_path, film):
+@pytest.mark.parametrize("mode, frames", [("ivtc", FILM), ("match", 50)])
+def test_resume_gives_the_frames_of_one_pass(tmp_path, film, mode, frames):
     """Keyframes every 12 frames: segments begin inside groups of 5, and the resume decodes
     from the segment before the first one to do."""
     src = telecined_clip(tmp_path / "tc12.mp4", film, gop=12)
-    one, _ = run(src, tmp_path, "one.mp4")
+    one, _ = run(src, tmp_path, "one.mp4", deinterlace=mode)
     calls = {"n": 0}
 
     def crashing(frames):
@@ -173,7 +174,7 @@ def test_ivtc_resume_gives_the_frames_of_one_pass(tmp_path, film):
         return identity(frames)
 
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run(src, tmp_path, "two.mp4", stage=crashing, batch_size=2)
+        run(src, tmp_path, "two.mp4", stage=crashing, batch_size=2, deinterlace=mode)
     state = json.loads((tmp_path / ".two.mp4.oldfilm" / "state.json").read_text())
     assert sorted(state["done"]) == ["0", "1"]
     seen = []
@@ -182,9 +183,9 @@ def test_ivtc_resume_gives_the_frames_of_one_pass(tmp_path, film):
         seen.extend(frames)
         return identity(frames)
 
-    res, _ = run(src, tmp_path, "two.mp4", stage=watching)
-    assert res.resumed_segments == 2 and res.frames == FILM
-    assert len(seen) == FILM - sum(v["frames"] for v in state["done"].values())
+    res, _ = run(src, tmp_path, "two.mp4", stage=watching, deinterlace=mode)
+    assert res.resumed_segments == 2 and res.frames == frames
+    assert len(seen) + res.repeated_frames == frames - sum(v["frames"] for v in state["done"].values())
     assert frame_pts(res.output) == frame_pts(one.output)
     a, b = decoded(one.output), decoded(res.output)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
@@ -228,3 +229,47 @@ def test_deinterlace_option_is_checked(tmp_path):
     r = subprocess.run([sys.executable, "-m", "oldfilm.cli", "restore", str(tmp_path), "--deinterlace", "x"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--deinterlace" in r.stderr
+
+
+def test_a_preview_frame_is_field_matched_with_ivtc(telecined, film):
+    """`oldfilm gui` shows a video's frame as the job decodes it: with ivtc, the frames that
+    weave two film frames come out whole."""
+    from oldfilm.video.still import frame_at
+
+    frames = decoded(telecined)
+    woven = [i for i in range(10) if nearest([frames[i]], film)[0][1] > 15]
+    assert woven, "the clip should hold combed frames"
+    for i in woven:
+        t = i * 1001 / 30000 + 1e-4
+        _, matched = frame_at(telecined, t, deinterlace="ivtc")
+        _, raw = frame_at(telecined, t, deinterlace="off")
+        assert nearest([matched], film)[0][1] < 0.4 * nearest([raw], film)[0][1]
+
+
+def test_gui_preview_follows_the_fields_setting(telecined, film):
+    """The preview's `before` frame is decoded as the job would, and a change of the setting
+    restores again rather than reusing the frame restored from the other decoding."""
+    from oldfilm.gui.preview import Previewer
+    from oldfilm.gui.settings import options_from_form
+    from oldfilm.pipeline import Pipeline
+    from oldfilm.stage import IdentityStage
+
+    def pipeline(options):
+        return Pipeline(options, stages=[IdentityStage()])
+
+    pv = Previewer(pipeline, max_side=256)
+    t = 3 * 1001 / 30000 + 1e-4           # a frame that weaves two film frames
+    off = pv.render(telecined, options_from_form({"deinterlace": "off", "faces": False})[0], seconds=t)
+    ivtc_ = pv.render(telecined, options_from_form({"deinterlace": "ivtc", "faces": False})[0], seconds=t)
+    assert nearest([ivtc_.after], film)[0][1] < 0.4 * nearest([off.after], film)[0][1]
+
+
+def test_match_gives_whole_frames_and_keeps_the_timing(tmp_path, telecined, film):
+    """Field matching without decimation: every frame is a whole film frame, the frame count
+    and timestamps are the input's, and the pulldown's repeats are restored once."""
+    res, _ = run(telecined, tmp_path, "match.mp4", deinterlace="match")
+    assert res.frames == 50 and frame_pts(res.output) == frame_pts(telecined)
+    matches = nearest(decoded(res.output), film)
+    assert max(e for _, e in matches) < 12                  # woven frames are ~27 levels off
+    assert sorted({k for k, _ in matches}) == list(range(FILM))
+    assert res.repeated_frames >= 8                         # one in 5: the pulldown's repeats

@@ -253,6 +253,9 @@ def test_mismatching_state_is_discarded(tmp_path):
         run(src, tmp_path, "out.mp4", stage=lambda fr: (_ for _ in ()).throw(RuntimeError("x")),
             segment_seconds=0.4)
     work = tmp_path / ".out.mp4.oldfilm"
+    # Nothing was finished, so nothing is left behind (no folder holding just the lock).
+    assert not work.exists() and not list(tmp_path.glob(".*"))
+    work.mkdir()
     (work / "state.json").write_text(json.dumps({"version": 1, "fingerprint": "other", "done": {}}))
     (work / "seg_00000.mov").write_bytes(b"stale")
     res, _ = run(src, tmp_path, "out.mp4", segment_seconds=0.4, encode=EncodeOptions(crf=20, preset="ultrafast"))
@@ -483,3 +486,20 @@ def test_lead_in_warms_each_segment_with_the_last_frames_of_the_one_before(tmp_p
         on_segment_start=resumed.reset, lead_in=3, encode=EncodeOptions(codec="ffv1"))
     # segment 2 starts over with the same lead-in, taken from segment 1, which is not run again
     assert resumed.calls[:3] == [("reset", []), ("warm", [7, 8, 9]), ("run", [10, 11])]
+
+
+def test_a_failure_keeps_the_work_dir_only_when_it_holds_work(tmp_path):
+    """The deflicker's scan of the whole video is kept for the next run even when no segment
+    was finished; without it, a failed first segment leaves no hidden folder."""
+    src = make_clip(tmp_path / "in.mp4")
+
+    def failing(frames):
+        raise RuntimeError("stage broke")
+
+    for deflicker, kept in ((False, False), (True, True)):
+        with pytest.raises(RuntimeError, match="stage broke"):
+            run(src, tmp_path, "out.mp4", stage=failing, deflicker=deflicker)
+        work = tmp_path / ".out.mp4.oldfilm"
+        assert work.exists() == kept
+        if kept:
+            assert (work / "deflicker.npz").is_file()

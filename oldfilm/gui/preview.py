@@ -65,9 +65,10 @@ class Preview:
     box: tuple[int, int, int, int] | None = None    # a 1:1 crop's place in the full frame
 
 
-def read_still(path: Path, seconds: float):
+def read_still(path: Path, seconds: float, deinterlace: str = "auto"):
     """(uint8 RGB HxWx3 at full size, is_video, time shown, duration, is_colour thunk). The
-    colour test is that of the job: the photo's own, or frames sampled over the video."""
+    colour test is that of the job: the photo's own, or frames sampled over the video. A video's
+    frame is decoded as the job's `deinterlace` setting decodes it."""
     from ..images import read_image, to_uint8
     from ..video.probe import is_video, probe
 
@@ -79,7 +80,7 @@ def read_still(path: Path, seconds: float):
     from ..video.still import frame_at
 
     info = probe(path)
-    shown, rgb = frame_at(path, seconds, info)
+    shown, rgb = frame_at(path, seconds, info, deinterlace=deinterlace)
     return rgb, True, shown, info.duration, lambda: _video_is_colour(path)
 
 
@@ -111,7 +112,8 @@ class Previewer:
         frame scaled down, to judge grain, scratches and faces at the job's own resolution."""
         path = Path(path)
         with self._lock:
-            rgb, video, shown, duration, colour_test = read_still(path, seconds)
+            fields = options.encode.deinterlace
+            rgb, video, shown, duration, colour_test = read_still(path, seconds, fields)
             full = (rgb.shape[1], rgb.shape[0])
             box = None
             if crop is not None:
@@ -130,7 +132,7 @@ class Previewer:
             t0 = time.perf_counter()
             out, warnings, stages = small, [], []
             if upstream is not None:
-                key = (stamp, shown, box, video, preview_key(upstream))
+                key = (stamp, shown, box, video, fields, preview_key(upstream))
                 if key not in self._restored:
                     try:
                         self._restored[key] = self._pipeline(upstream).run_still(small, is_video=video,

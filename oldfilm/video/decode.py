@@ -3,8 +3,8 @@
 Frames come out of FFmpeg as stored (a phone clip's display matrix is not applied), so they are
 turned upright here with np.rot90, which is lossless and undone exactly before encoding.
 Interlaced frames go through bwdif (one frame out per frame in, timestamps kept). With
-deinterlace "ivtc", frames go through field matching first (video/ivtc.py: film telecined to
-video gets its whole frames back; the runner then drops the repeated ones).
+deinterlace "match" or "ivtc", frames go through field matching first (video/ivtc.py: film
+telecined to video gets its whole frames back; with "ivtc" the runner then drops the repeats).
 """
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def decode_frames(info: VideoInfo, plan: ColourPlan, *, want16: bool = False,
         if start_pts is not None:
             container.seek(start_pts, stream=vs, backward=True, any_frame=False)
         deint = None
-        if deinterlace == "ivtc":
+        if deinterlace in ("match", "ivtc"):
             deint = _Deinterlacer(vs, IVTC_CHAIN)
         elif deinterlace == "on" or (deinterlace == "auto" and info.interlaced):
             deint = _Deinterlacer(vs, bwdif_chain("all" if deinterlace == "on" else "interlaced"))

@@ -140,39 +140,46 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
     except OSError as e:
         raise OutputError(work_dir, f"cannot create the work folder: {e.strerror or e}") from None
     with work_lock(work_dir, dst):     # one run per output: another gets OutputBusy
-        opts_fp = {"encode": _encode_options_dict(encode), "segment_seconds": segment_seconds,
-                   "extra": fingerprint_extra, "reuse_repeats": reuse_repeats}
-        if deflicker:   # only when on, so that the fingerprints of runs without it stay as they were
-            opts_fp["deflicker"] = DEFLICKER_VERSION
-        if lead_in > 0:  # likewise
-            opts_fp["lead_in"] = int(lead_in)
-        key = fingerprint(src, opts_fp)
-        state = SegmentState.load(work_dir, key)
-        resumed = len(state.done)
-        todo = [s for s in plan.segments if str(s.index) not in state.done]
-        done_frames = sum(v["frames"] for v in state.done.values())
-        expected = _expected_frames(plan, encode)
-        if on_progress:
-            on_progress(done_frames, expected)
+        try:
+            opts_fp = {"encode": _encode_options_dict(encode), "segment_seconds": segment_seconds,
+                       "extra": fingerprint_extra, "reuse_repeats": reuse_repeats}
+            if deflicker:   # only when on, so that the fingerprints of runs without it stay as they were
+                opts_fp["deflicker"] = DEFLICKER_VERSION
+            if lead_in > 0:  # likewise
+                opts_fp["lead_in"] = int(lead_in)
+            key = fingerprint(src, opts_fp)
+            state = SegmentState.load(work_dir, key)
+            resumed = len(state.done)
+            todo = [s for s in plan.segments if str(s.index) not in state.done]
+            done_frames = sum(v["frames"] for v in state.done.values())
+            expected = _expected_frames(plan, encode)
+            if on_progress:
+                on_progress(done_frames, expected)
 
-        repeated = deflickered = 0
-        if todo:
-            warnings += _field_notes(info, encode)
-            levels = _deflicker_table(info, plan, encode, work_dir, key, on_scan) if deflicker else None
-            repeated, deflickered = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size,
-                                                  queue_size, on_progress, on_segment_start, done_frames,
-                                                  reuse_repeats, levels, lead_in)
+            repeated = deflickered = 0
+            if todo:
+                warnings += _field_notes(info, encode)
+                levels = _deflicker_table(info, plan, encode, work_dir, key, on_scan) if deflicker else None
+                repeated, deflickered = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size,
+                                                      queue_size, on_progress, on_segment_start, done_frames,
+                                                      reuse_repeats, levels, lead_in)
 
-        missing = [s.index for s in plan.segments if str(s.index) not in state.done]
-        if missing:   # the decoder ended early without an error: a truncated file
-            raise BadInputError(src, f"truncated: no frames decoded for segment(s) {missing}")
-        total = sum(v["frames"] for v in state.done.values())
-        if total != expected:
-            warnings.append(f"decoded {total} frames where the container lists {plan.frame_count}"
-                            + (f" (less 1 in {ivtc.CYCLE} for ivtc: {expected})" if expected != plan.frame_count else ""))
+            missing = [s.index for s in plan.segments if str(s.index) not in state.done]
+            if missing:   # the decoder ended early without an error: a truncated file
+                raise BadInputError(src, f"truncated: no frames decoded for segment(s) {missing}")
+            total = sum(v["frames"] for v in state.done.values())
+            if total != expected:
+                warnings.append(f"decoded {total} frames where the container lists {plan.frame_count}"
+                                + (f" (less 1 in {ivtc.CYCLE} for ivtc: {expected})" if expected != plan.frame_count else ""))
 
-        output, changed = _join_all(src, dst, info, plan, state, work_dir, warnings)
-        shutil.rmtree(work_dir, ignore_errors=True)
+            output, changed = _join_all(src, dst, info, plan, state, work_dir, warnings)
+            shutil.rmtree(work_dir, ignore_errors=True)
+        except BaseException:
+            # A run that fails before finishing a segment (or the deflicker scan) leaves nothing
+            # to resume from: no hidden folder holding just a lock file.
+            if not _resumable(work_dir):
+                shutil.rmtree(work_dir, ignore_errors=True)
+            raise
     if work_dir.exists():    # Windows cannot remove the open lock file inside the lock
         shutil.rmtree(work_dir, ignore_errors=True)
     return VideoResult(frames=total, seconds=time.monotonic() - t0, warnings=warnings,
@@ -197,8 +204,9 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
     todo_ids = {s.index for s in todo}
     first = todo[0].index
     # A lead-in needs the segment before the first one to do: decode from its keyframe. So does
-    # inverse telecine: the first group of frames to do may begin in that segment.
-    before = lead_in > 0 or encode.deinterlace == "ivtc"
+    # field matching (a segment's first frame may take a field of the frame before it), and
+    # inverse telecine (the first group of frames to do may begin in that segment).
+    before = lead_in > 0 or encode.deinterlace in ("match", "ivtc")
     start_pts = plan.segments[first - 1].seek_pts if before and first > 0 else todo[0].seek_pts
     suffix = segment_suffix(encode.codec)
     time_base, rate = _output_timing(info, encode)
@@ -418,6 +426,16 @@ def _frames(info: VideoInfo, plan, encode: EncodeOptions, colour, **kw):
     if encode.deinterlace == "ivtc":
         frames = ivtc.decimate(frames, plan.timestamps, frame_step(info))
     return frames
+
+
+def _resumable(work_dir: Path) -> bool:
+    """Whether a work dir holds finished work a later run can take up: a segment or the
+    deflicker table (state.json and the lock alone are not)."""
+    try:
+        return any((p.name.startswith("seg_") and ".part" not in p.name) or p.name == "deflicker.npz"
+                   for p in work_dir.iterdir())
+    except OSError:
+        return True
 
 
 def _expected_frames(plan, encode: EncodeOptions) -> int:

@@ -11,8 +11,12 @@ from .decode import decode_frames, frame_step
 from .probe import VideoInfo, probe
 
 
-def frame_at(path: str | Path, seconds: float, info: VideoInfo | None = None) -> tuple[float, np.ndarray]:
+def frame_at(path: str | Path, seconds: float, info: VideoInfo | None = None,
+             deinterlace: str = "auto") -> tuple[float, np.ndarray]:
     """(time of the frame shown at ``seconds`` from the start, upright uint8 RGB HxWx3).
+
+    ``deinterlace`` as the job's (EncodeOptions): "ivtc" shows the field-matched frame (the
+    film frame a job keeps there, or the one it drops as a repeat).
 
     Seeks to the keyframe before the time and decodes from there, so a frame an hour in costs
     a keyframe interval, not an hour. A time past the end gives the last frame.
@@ -29,7 +33,7 @@ def frame_at(path: str | Path, seconds: float, info: VideoInfo | None = None) ->
     # nothing; the second pass then decodes from the start.
     for seek in (max(start, target - frame_step(info)), None):
         shown = None
-        for f in decode_frames(info, plan, start_pts=seek):
+        for f in decode_frames(info, plan, start_pts=seek, deinterlace=deinterlace):
             if shown is not None and f.pts > target:
                 break
             shown = f
