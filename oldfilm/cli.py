@@ -84,6 +84,9 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
                    help="auto: bf16 on CPUs with native bf16, fp16 on CUDA, where measured safe")
     g.add_argument("--batch-size", type=positive_int, default=4, metavar="N", help="frames per batch (default 4)")
     g.add_argument("--threads", type=positive_int, default=None, metavar="N", help="CPU threads for torch")
+    g.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                   help="video: N processes restore different segments of a video at once, each with its own "
+                        "copy of the models and 1/N of the threads (faster on most CPUs; default 1)")
     g.add_argument("--every-frame", action="store_true",
                    help="run the stages on every video frame; by default a frame that repeats the previous one "
                         "up to codec noise (film transferred with doubled frames) reuses its output")
@@ -192,7 +195,7 @@ def options_from_args(args: argparse.Namespace) -> PipelineOptions:
                                  recolor=args.recolor, saturation=args.saturation, color_maps=tuple(args.color_maps),
                                  references=tuple(args.references), steady=args.steady),
         run=RunOptions(device=args.device, precision=args.precision, batch_size=args.batch_size, threads=args.threads,
-                       reuse_repeats=not args.every_frame, deflicker=args.deflicker),
+                       reuse_repeats=not args.every_frame, deflicker=args.deflicker, workers=args.workers),
         encode=EncodeOptions(codec=args.codec, crf=args.crf, bit_depth=args.bit_depth,
                              deinterlace=args.deinterlace),
     )

@@ -20,6 +20,9 @@ class BadInputError(OldfilmError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    def __reduce__(self):      # pickles whole (a --workers process hands its error to the parent)
+        return type(self), (self.path, self.problem)
+
 
 class OutputError(OldfilmError):
     """An output that cannot be written (exists without --overwrite, equals the input, disk full)."""
@@ -30,6 +33,9 @@ class OutputError(OldfilmError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+    def __reduce__(self):      # pickles whole (a --workers process hands its error to the parent)
+        return type(self), (self.path, self.problem)
 
 
 class NoWeightsError(OldfilmError):
@@ -48,6 +54,9 @@ class WeightsFormatError(OldfilmError):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    def __reduce__(self):      # pickles whole (a --workers process hands its error to the parent)
+        return type(self), (self.path, self.problem)
+
 
 class OutputBusy(OutputError):
     """Another oldfilm run is making this output now (its video work dir is locked). Not a
@@ -55,5 +64,9 @@ class OutputBusy(OutputError):
 
     def __init__(self, path: str | Path, holder: str = ""):
         who = f" (pid {holder})" if holder else ""
+        self.holder = holder
         self.reason = f"another oldfilm run{who} is making it now"
         super().__init__(path, f"{self.reason}; run again after it ends to pick up what it leaves")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.holder)

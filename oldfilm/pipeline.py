@@ -17,7 +17,8 @@ import importlib
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -198,6 +199,8 @@ class Pipeline:
         autocast_dtype(self.device, run.precision)
         if run.batch_size < 1:
             raise OldfilmError(f"--batch-size {run.batch_size}: expected 1 or more")
+        if run.workers < 1:
+            raise OldfilmError(f"--workers {run.workers}: expected 1 or more")
         if run.threads:
             import torch
 
@@ -316,6 +319,17 @@ class Pipeline:
         chain.skip = frozenset({"colorize"})
         return [NOT_COLORIZED] if chain.active else []
 
+    def _workers(self) -> tuple[int, PipelineOptions | None]:
+        """(processes for a video, the options each builds its stages from, with 1/N of the
+        threads); (1, None) for one process, or when this pipeline was given its stages."""
+        n = self.options.run.workers
+        if n <= 1 or self._fixed is not None:
+            return 1, None
+        import torch
+
+        per = max(1, (self.options.run.threads or torch.get_num_threads()) // n)
+        return n, replace(self.options, run=replace(self.options.run, threads=per, workers=1))
+
     def run_video(
         self,
         src: str | Path,
@@ -342,6 +356,7 @@ class Pipeline:
         notes = self._leave_colour_alone(chain, lambda: _video_is_colour(src))
         if not chain.active:
             return RunResult(output=None, frames=0, seconds=time.perf_counter() - t0, skipped=ALREADY_IN_COLOUR)
+        workers, worker_options = self._workers()
         res = process_video(
             src, dst, chain, self.options.encode, work,
             segment_seconds=segment_seconds, batch_size=self.options.run.batch_size,
@@ -350,6 +365,8 @@ class Pipeline:
             fingerprint_extra=self._fingerprint(chain), reuse_repeats=self.options.run.reuse_repeats,
             deflicker=self.options.run.deflicker, on_scan=on_scan,
             lead_in=LEAD_IN_FRAMES if chain.warm_start else 0,   # ... and enter it as in one pass
+            workers=workers,
+            stage_factory=partial(worker_chain, worker_options, tuple(sorted(chain.skip))) if worker_options else None,
         )
         seconds = time.perf_counter() - t0
         shutil.rmtree(work, ignore_errors=True)
@@ -358,6 +375,9 @@ class Pipeline:
             if w not in warnings:
                 warnings.append(w)
         report = chain.job_report()
+        for worker_report in res.stage_reports:     # --workers: the stages ran in other processes
+            _merge(report, worker_report)
+        warnings += [w for w in res.stage_warnings if w not in warnings]
         if res.repeated_frames:
             report["repeated_frames"] = res.repeated_frames
         if self.options.run.deflicker:
@@ -366,6 +386,15 @@ class Pipeline:
             output=Path(res.output), frames=int(res.frames), seconds=seconds, warnings=warnings,
             report=report, stages=chain.active,
         )
+
+
+def worker_chain(options: "PipelineOptions", skip: tuple[str, ...]) -> StageChain:
+    """A video chain built in a worker process (video/workers.py): the job's options, with the
+    stages the job leaves out (a colour file is not colorized) left out here too."""
+    chain = Pipeline(options).chain(True)
+    chain.start_job()
+    chain.skip = frozenset(skip)
+    return chain
 
 
 def _photo_is_colour(rgb: np.ndarray) -> bool:

@@ -53,6 +53,8 @@ class VideoResult:
     resumed_segments: int = 0        # segments reused from an earlier interrupted run
     repeated_frames: int = 0         # frames of this call that repeated a processed one and reused its output
     deflickered_frames: int = 0      # frames of this call the stage ran on whose levels the deflicker changed
+    stage_reports: list[dict] = field(default_factory=list)   # with workers: each worker's stage counters
+    stage_warnings: list[str] = field(default_factory=list)   # with workers: their stage warnings
 
 
 class _Pipe:
@@ -94,7 +96,7 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
                   on_segment_start: Callable[[], None] | None = None, queue_size: int = 8,
                   fingerprint_extra: str = "", reuse_repeats: bool = True,
                   deflicker: bool = False, on_scan: Callable[[int, int], None] | None = None,
-                  lead_in: int = 0) -> VideoResult:
+                  lead_in: int = 0, workers: int = 1, stage_factory: Callable[[], object] | None = None) -> VideoResult:
     """Run `stage` over every frame of `src` and write `dst` (or dst.mkv, see VideoResult.output).
 
     The stage sees uint8 RGB HxWx3 frames, upright, in batches of up to batch_size consecutive
@@ -109,11 +111,14 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
     frames of the segment before it given to the stage's ``warm_up(frames)`` (or to the stage,
     outputs dropped) right after on_segment_start(): its temporal state (the colour filter) then
     enters the segment as it would in one pass, and still depends only on the
-    source, so a resume gives the same frames."""
+    source, so a resume gives the same frames. With `workers` N > 1 and a picklable
+    `stage_factory` (which builds a stage like `stage` in another process), N processes run the
+    segments to do (video/workers.py); `stage` then runs nothing, the workers' stage reports come
+    back in VideoResult.stage_reports, and on_segment_start is each worker stage's own reset()."""
     try:
         return _process_video(Path(src), Path(dst), stage, encode, Path(work_dir), segment_seconds,
                               batch_size, on_progress, on_segment_start, queue_size, fingerprint_extra,
-                              reuse_repeats, deflicker, on_scan, lead_in)
+                              reuse_repeats, deflicker, on_scan, lead_in, workers, stage_factory)
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise OutputError(Path(dst), "disk full") from None
@@ -123,7 +128,7 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
 def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir: Path,
                    segment_seconds: float, batch_size: int, on_progress, on_segment_start,
                    queue_size: int, fingerprint_extra: str, reuse_repeats: bool, deflicker: bool,
-                   on_scan, lead_in: int) -> VideoResult:
+                   on_scan, lead_in: int, workers: int = 1, stage_factory=None) -> VideoResult:
     t0 = time.monotonic()
     info = probe(src)
     warnings: list[str] = []
@@ -157,12 +162,22 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
                 on_progress(done_frames, expected)
 
             repeated = deflickered = 0
+            parallel = None
             if todo:
                 warnings += _field_notes(info, encode)
                 levels = _deflicker_table(info, plan, encode, work_dir, key, on_scan) if deflicker else None
-                repeated, deflickered = _run_segments(info, plan, todo, state, stage, encode, work_dir, batch_size,
-                                                      queue_size, on_progress, on_segment_start, done_frames,
-                                                      reuse_repeats, levels, lead_in)
+                n = min(workers, len(todo)) if stage_factory is not None else 1
+                if n > 1:
+                    from .workers import run_parallel
+
+                    parallel = run_parallel(n, stage_factory, info, plan, todo, state, encode, work_dir,
+                                            batch_size, queue_size, on_progress, done_frames, expected,
+                                            reuse_repeats, levels, lead_in)
+                    repeated, deflickered = parallel.repeated, parallel.deflickered
+                else:
+                    repeated, deflickered = _run_segments(info, plan, todo, state, stage, encode, work_dir,
+                                                          batch_size, queue_size, on_progress, on_segment_start,
+                                                          done_frames, reuse_repeats, levels, lead_in)
 
             missing = [s.index for s in plan.segments if str(s.index) not in state.done]
             if missing:   # the decoder ended early without an error: a truncated file
@@ -184,7 +199,9 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
         shutil.rmtree(work_dir, ignore_errors=True)
     return VideoResult(frames=total, seconds=time.monotonic() - t0, warnings=warnings,
                        output=output, container_changed=changed, resumed_segments=resumed,
-                       repeated_frames=repeated, deflickered_frames=deflickered)
+                       repeated_frames=repeated, deflickered_frames=deflickered,
+                       stage_reports=parallel.reports if parallel else [],
+                       stage_warnings=parallel.warnings if parallel else [])
 
 
 def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encode: EncodeOptions,
@@ -202,7 +219,7 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
     want16 = ten_bit_out and info.bit_depth > 8
     colour = plan_for(info)
     todo_ids = {s.index for s in todo}
-    first = todo[0].index
+    first, last = todo[0].index, max(todo_ids)
     # A lead-in needs the segment before the first one to do: decode from its keyframe. So does
     # field matching (a segment's first frame may take a field of the frame before it), and
     # inverse telecine (the first group of frames to do may begin in that segment).
@@ -221,6 +238,8 @@ def _run_segments(info: VideoInfo, plan, todo, state: SegmentState, stage, encod
         try:
             for f in _frames(info, plan, encode, colour, want16=want16, start_pts=start_pts, stop=pipe.stop):
                 seg = plan.index_of(f.pts)
+                if seg > last:
+                    break         # nothing after this is to do (a worker's one segment, a resume's gap)
                 # Only the segment right before gives a lead-in, so it is the same on a resume.
                 lead = list(tail) if lead_in > 0 and seg != seen and seen == seg - 1 else []
                 if seg != seen:

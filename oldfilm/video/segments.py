@@ -114,14 +114,19 @@ class SegmentState:
     def mark_done(self, work_dir: Path, index: int, file: Path, frames: int, first_pts: int,
                   time_base: Fraction) -> None:
         """Record a finished piece. first_pts (in time_base) re-anchors its packets at the join."""
-        self.done[str(index)] = {"file": file.name, "frames": frames, "bytes": file.stat().st_size,
-                                 "first_pts": first_pts, "time_base": str(time_base)}
+        self.done[str(index)] = done_entry(file, frames, first_pts, time_base)
         self.save(work_dir)
 
     def save(self, work_dir: Path) -> None:
         tmp = work_dir / "state.json.tmp"
         tmp.write_text(json.dumps(asdict(self), indent=1))
         os.replace(tmp, work_dir / "state.json")
+
+
+def done_entry(file: Path, frames: int, first_pts: int, time_base: Fraction) -> dict:
+    """state.json's record of a finished piece."""
+    return {"file": file.name, "frames": frames, "bytes": file.stat().st_size,
+            "first_pts": first_pts, "time_base": str(time_base)}
 
 
 def fingerprint(src: Path, options: dict) -> str:
