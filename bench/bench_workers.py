@@ -12,6 +12,12 @@ With --compute, first the stages alone: the default restoration (no faces) on 64
 processes together, alternated twice (no decoding, encoding or model loading in the figure).
 
     .venv/bin/python bench/bench_workers.py --threads 2 --workers 2 --compute --json docs/eval/bench_workers.json
+
+With --photos, instead: a batch of the fixture photos (15: ../shared/fixtures/photos and
+old_photos) through `oldfilm restore FOLDER -o OUT` (bundled defaults, faces on) with 1 and N
+workers, alternated, wall seconds each (pool start and model loading included).
+
+    .venv/bin/python bench/bench_workers.py --threads 2 --workers 2 --photos --json docs/eval/bench_workers_photos.json
 """
 from __future__ import annotations
 
@@ -88,6 +94,40 @@ def compute_fps(procs: int, threads: int, batches: int = 6) -> float:
     return sum(n for n, _ in got) / max(t for _, t in got)
 
 
+def photo_batch(args) -> None:
+    import io
+    import shutil
+
+    from oldfilm.jobs import discover, run_batch
+
+    fix = REPO.parent / "shared" / "fixtures"
+    times: dict[int, list[float]] = {1: [], args.workers: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        box = tmp / "box"
+        box.mkdir()
+        for f in sorted((fix / "photos").iterdir()) + sorted((fix / "old_photos").iterdir()):
+            shutil.copy(f, box / f.name)
+        for r in range(args.rounds):
+            for n in times:
+                out = tmp / f"out_{n}_{r}"
+                opts = PipelineOptions(run=RunOptions(threads=args.threads, workers=n))
+                t = time.perf_counter()
+                summary = run_batch(discover([box], output_dir=out), Pipeline(opts), progress=False,
+                                    out=io.StringIO(), err=io.StringIO())
+                times[n].append(time.perf_counter() - t)
+                done = sum(r.status == "done" for r in summary.records)
+                print(f"round {r} workers {n}: {times[n][-1]:.1f} s, {done} photos done", flush=True)
+    result = {"command": " ".join(["bench/bench_workers.py", *sys.argv[1:]]),
+              "job": "restore FOLDER -o OUT (bundled defaults, faces on), 15 fixture photos",
+              "threads_in_all": args.threads, "seconds": {str(n): [round(t, 1) for t in v] for n, v in times.items()},
+              "speedup_best_of": round(min(times[1]) / min(times[args.workers]), 3)}
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
 def frames_of(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as c:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
@@ -101,7 +141,11 @@ def main() -> None:
     ap.add_argument("--segment-seconds", type=float, default=2.0)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--compute", action="store_true", help="also time the stages alone (see above)")
+    ap.add_argument("--photos", action="store_true", help="time a photo batch instead (see above)")
     args = ap.parse_args()
+    if args.photos:
+        photo_batch(args)
+        return
     compute = None
     if args.compute:
         per = max(1, args.threads // args.workers)

@@ -85,8 +85,9 @@ def _add_job_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=positive_int, default=4, metavar="N", help="frames per batch (default 4)")
     g.add_argument("--threads", type=positive_int, default=None, metavar="N", help="CPU threads for torch")
     g.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="video: N processes restore different segments of a video at once, each with its own "
-                        "copy of the models and 1/N of the threads (faster on most CPUs; default 1)")
+                   help="N processes at once, on different segments of a video or different photos of a batch, "
+                        "each with its own copy of the models and 1/N of the threads (faster on most CPUs; "
+                        "default 1)")
     g.add_argument("--every-frame", action="store_true",
                    help="run the stages on every video frame; by default a frame that repeats the previous one "
                         "up to codec noise (film transferred with doubled frames) reuses its output")

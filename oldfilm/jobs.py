@@ -371,8 +371,31 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
             for w in rec.warnings or []:
                 bars.write(f"warning: {rec.input}: {w}", err)
 
+    # --workers N: runs of consecutive photos go to N processes (photo_workers.py).
+    n, worker_options = pipeline._workers() if hasattr(pipeline, "_workers") else (1, None)
+    pool = None
     try:
-        for job in jobs:
+        i = 0
+        while i < len(jobs):
+            k = i
+            while k < len(jobs) and jobs[k].kind == "photo":
+                k += 1
+            if worker_options is not None and trial is None and k - i >= 2:
+                if pool is None:
+                    from .photo_workers import PhotoPool
+
+                    pool = PhotoPool(n, worker_options)
+                results = pool.run(jobs[i:k], overwrite, compare)
+                for job in jobs[i:k]:
+                    bars.start_job(job.src.name)
+                    try:
+                        emit(next(results))
+                    finally:
+                        bars.end_job()
+                i = k
+                continue
+            job = jobs[i]
+            i += 1
             bars.start_job(job.src.name)
             try:
                 emit(_run_one(job, pipeline, overwrite, segment_seconds, compare, bars, trial))
@@ -387,7 +410,12 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
                                error=error_line(job, e)))
             finally:
                 bars.end_job()
+        if pool is not None:
+            pool.close()
+            pool = None
     finally:
+        if pool is not None:        # Ctrl-C, a GUI cancel: stop the photo workers now
+            pool.terminate()
         bars.close()
     return BatchSummary(records)
 
@@ -404,6 +432,7 @@ TRIAL_PHOTO = "a trial is for video"       # a skip reason: --trial leaves photo
 
 def _run_one(job: Job, pipeline, overwrite: bool, segment_seconds: float, compare: bool, bars,
              trial=None) -> JobRecord:
+    """One job, here or in a photo worker (photo_workers.py: `bars` None; photos never use it)."""
     if job.error is not None:
         raise job.error
     if trial is not None and job.kind != "video":

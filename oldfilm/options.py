@@ -143,7 +143,7 @@ class RunOptions:
     threads: int | None = None           # torch intra-op threads; None = torch default
     reuse_repeats: bool = True           # a video frame repeating the last processed one reuses its output
     deflicker: bool = False              # video: take out exposure flicker before the stages (video/deflicker.py)
-    workers: int = 1                     # video: processes running different segments at once (video/workers.py)
+    workers: int = 1                     # processes at once: a video's segments (video/workers.py), a batch's photos (photo_workers.py)
 
 
 @dataclass
