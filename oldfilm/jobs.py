@@ -372,7 +372,7 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
                 bars.write(f"warning: {rec.input}: {w}", err)
 
     # --workers N: runs of consecutive photos go to N processes (photo_workers.py).
-    n, worker_options = pipeline._workers() if hasattr(pipeline, "_workers") else (1, None)
+    n, worker_options = pipeline.worker_setup() if hasattr(pipeline, "worker_setup") else (1, None)
     pool = None
     try:
         i = 0

@@ -319,7 +319,7 @@ class Pipeline:
         chain.skip = frozenset({"colorize"})
         return [NOT_COLORIZED] if chain.active else []
 
-    def _workers(self) -> tuple[int, PipelineOptions | None]:
+    def worker_setup(self) -> tuple[int, PipelineOptions | None]:
         """(processes for a video, the options each builds its stages from, with 1/N of the
         threads); (1, None) for one process, or when this pipeline was given its stages."""
         n = self.options.run.workers
@@ -356,7 +356,7 @@ class Pipeline:
         notes = self._leave_colour_alone(chain, lambda: _video_is_colour(src))
         if not chain.active:
             return RunResult(output=None, frames=0, seconds=time.perf_counter() - t0, skipped=ALREADY_IN_COLOUR)
-        workers, worker_options = self._workers()
+        workers, worker_options = self.worker_setup()
         res = process_video(
             src, dst, chain, self.options.encode, work,
             segment_seconds=segment_seconds, batch_size=self.options.run.batch_size,

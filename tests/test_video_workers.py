@@ -148,5 +148,5 @@ def test_workers_flag(tmp_path):
     with pytest.raises(OldfilmError, match="--workers 0"):
         Pipeline(PipelineOptions(run=RunOptions(workers=0)))
     # Threads are split: 2 workers of a 2-thread run get 1 each, and build 1-worker pipelines.
-    n, opts = Pipeline(PipelineOptions(run=RunOptions(threads=2, workers=2)))._workers()
+    n, opts = Pipeline(PipelineOptions(run=RunOptions(threads=2, workers=2))).worker_setup()
     assert n == 2 and (opts.run.threads, opts.run.workers) == (1, 1)
