@@ -287,6 +287,11 @@ class BatchSummary:
         return f"{self.count('done')} done, {self.count('skipped')} skipped, {self.failed} failed"
 
 
+def failed_record(job: Job, err: BaseException) -> JobRecord:
+    """The record of a job that raised ``err``."""
+    return JobRecord(str(job.src), str(job.dst) if job.dst != Path() else None, "failed", error=error_line(job, err))
+
+
 def error_line(job: Job, err: BaseException) -> str:
     """The one line a failed job prints: names the file and the problem, never a traceback."""
     if isinstance(err, OSError):
@@ -406,8 +411,7 @@ def run_batch(jobs: list[Job], pipeline, *, overwrite: bool = False, segment_sec
                     import traceback
 
                     traceback.print_exc(file=err)
-                emit(JobRecord(str(job.src), str(job.dst) if job.dst != Path() else None, "failed",
-                               error=error_line(job, e)))
+                emit(failed_record(job, e))
             finally:
                 bars.end_job()
         if pool is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 
 _PIPELINE = None        # the worker process's pipeline (built by _init)
 _INIT_ERROR: BaseException | None = None
@@ -34,15 +33,14 @@ def _init(options) -> None:
 
 
 def _photo(job, overwrite: bool, compare: bool):
-    from .jobs import JobRecord, _run_one, error_line
+    from .jobs import _run_one, failed_record
 
     try:
         if _INIT_ERROR is not None:
             raise _INIT_ERROR
         return _run_one(job, _PIPELINE, overwrite, 0.0, compare, None)
     except Exception as e:   # noqa: BLE001 - one line per failed job, the batch goes on
-        return JobRecord(str(job.src), str(job.dst) if job.dst != Path() else None, "failed",
-                         error=error_line(job, e))
+        return failed_record(job, e)
 
 
 class PhotoPool:

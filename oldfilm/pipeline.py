@@ -320,8 +320,9 @@ class Pipeline:
         return [NOT_COLORIZED] if chain.active else []
 
     def worker_setup(self) -> tuple[int, PipelineOptions | None]:
-        """(processes for a video, the options each builds its stages from, with 1/N of the
-        threads); (1, None) for one process, or when this pipeline was given its stages."""
+        """(worker processes, the options each builds its stages from, with 1/N of the threads),
+        for a video's segments and a batch's photos; (1, None) for one process, or when this
+        pipeline was given its stages."""
         n = self.options.run.workers
         if n <= 1 or self._fixed is not None:
             return 1, None

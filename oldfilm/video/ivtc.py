@@ -21,7 +21,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .decode import DecodedFrame
+from .decode import DecodedFrame, decode_frames
+from .deflicker import luma_thumbnail
 
 CYCLE = 5           # 3:2 pulldown: 5 video frames carry 4 film frames
 TB_DIVISOR = 4      # output ticks are time_base / 4: 4 frames spread over a 5-frame group fall on whole ticks
@@ -37,15 +38,12 @@ def output_count(frames: int) -> int:
     return frames - frames // CYCLE
 
 
+THUMB_SIDE = 160    # px: enough to tell a repeated frame from the next one, while codec noise averages out
+
+
 def thumb(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB HxWx3 -> float32 luma (0..255) averaged over blocks, about 160 px wide: enough
-    to tell a repeated frame from the next one, while codec noise averages out."""
-    y = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    k = max(1, y.shape[1] // 160)
-    h, w = (y.shape[0] // k) * k, (y.shape[1] // k) * k
-    if h == 0 or w == 0:
-        return y
-    return y[:h, :w].reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+    """uint8 RGB HxWx3 -> float32 luma (0..255), area-averaged to THUMB_SIDE px on the long side."""
+    return luma_thumbnail(rgb, THUMB_SIDE)
 
 
 def difference(a: np.ndarray | None, b: np.ndarray) -> float:
@@ -167,8 +165,6 @@ def sniff(info, plan, frames: int = 150) -> bool:
     field-matched frames). They are taken a third of the way in, past titles and black leader
     (any 5 frames in a row hold one repeat, so where they start does not matter), or from the
     start of a short video. Decodes those frames once: about a second for SD video."""
-    from .decode import decode_frames
-
     start = None
     if info.duration and info.duration > 10:
         start = info.start_pts + int(info.duration / 3 / info.time_base)
