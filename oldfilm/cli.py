@@ -141,6 +141,10 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
                    help="scratch detection and inpainting (default auto: for a frame the detector marks more than it "
                         "marks undamaged photos, or for any mark when the restorer keeps the marked pixels, as our "
                         "default does; on: always)")
+    p.add_argument("--strength", type=float, default=1.0, metavar="S",
+                   help="how much of the restoration to keep, 0..1: 1 all of it (default); lower keeps more of the "
+                        "original's grain, sharpness and tone; marked scratches are repaired at any strength, so 0 "
+                        "repairs only them and leaves every other pixel as it was")
     p.add_argument("--faces", dest="faces", action="store_true", default=None,
                    help="enhance faces (default: on when a face model is installed)")
     p.add_argument("--no-faces", dest="faces", action="store_false", help="do not enhance faces")
@@ -153,6 +157,9 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
                         "for videos)")
     p.add_argument("--face-keyframes", type=int, default=48, metavar="N",
                    help="with track: frames from one cnn search to the next (default 48, 2 s at 24 fps)")
+    p.add_argument("--face-strength", type=float, default=1.0, metavar="W",
+                   help="how much of the face enhancement to keep, above 0 up to 1 (default 1); lower keeps more "
+                        "of each face as it was, for faces the model makes look like someone else")
     p.add_argument("--restorer", default="default", metavar="NAME|PATH", help="restoration model or checkpoint")
     _add_colorize_arguments(p)
     p.set_defaults(handler=_cmd_restore, suffix="_restored")
@@ -163,7 +170,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     _add_colorize_arguments(p)
     p.set_defaults(handler=_cmd_restore, suffix="_colorized", colorize=True, no_restore=True, faces=False,
                    scratches="auto", landmarks=5, restorer="default", face_detector="auto",
-                   face_keyframes=48)
+                   face_keyframes=48, strength=1.0, face_strength=1.0)
 
     p = sub.add_parser("info", help="streams, codecs, fps, duration, size, rotation, bit depth, black-and-white",
                        description="Describe media files.")
@@ -189,9 +196,10 @@ def _selected_command(argv: list[str]) -> str | None:
 
 def options_from_args(args: argparse.Namespace) -> PipelineOptions:
     return PipelineOptions(
-        restore=RestoreOptions(enabled=not args.no_restore, model=args.restorer, scratches=args.scratches),
+        restore=RestoreOptions(enabled=not args.no_restore, model=args.restorer, scratches=args.scratches,
+                               strength=args.strength),
         faces=FaceOptions(enabled=args.faces, landmarks=args.landmarks, detector=args.face_detector,
-                          keyframe_every=args.face_keyframes),
+                          keyframe_every=args.face_keyframes, strength=args.face_strength),
         colorize=ColorizeOptions(enabled=bool(args.colorize), model=args.colorizer, render_factor=args.render_factor,
                                  recolor=args.recolor, saturation=args.saturation, color_maps=tuple(args.color_maps),
                                  references=tuple(args.references), steady=args.steady),

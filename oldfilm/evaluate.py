@@ -214,7 +214,8 @@ def as_method(model: Any, *, render_factor: int | None = None, independent: bool
 
 def build_pipeline_stage(task: str, *, model: str = "default", faces: bool | None = None,
                          scratches: str = "auto", render_factor: int | None = None, device: str = "auto",
-                         is_video: bool = False, restore: bool = True, steady: float | None = None) -> Stage:
+                         is_video: bool = False, restore: bool = True, steady: float | None = None,
+                         strength: float = 1.0) -> Stage:
     """The installed pipeline for ``task`` (restore: restore + faces; colorize: colorize only), as
     the CLI would run it (``restore=False``: the face stage alone, as ``--no-restore --faces``).
     Raises NoWeightsError (one line) when a checkpoint is missing."""
@@ -227,7 +228,8 @@ def build_pipeline_stage(task: str, *, model: str = "default", faces: bool | Non
                                                         steady=steady),
                                run=RunOptions(device=device))
     else:
-        opts = PipelineOptions(restore=RestoreOptions(enabled=restore, model=model, scratches=scratches),  # type: ignore[arg-type]
+        opts = PipelineOptions(restore=RestoreOptions(enabled=restore, model=model, scratches=scratches,  # type: ignore[arg-type]
+                                                      strength=strength),
                                faces=FaceOptions(enabled=faces), run=RunOptions(device=device))
     return Pipeline(opts).chain(is_video)
 
@@ -684,6 +686,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scratches", choices=("auto", "on", "off"), default="auto", help="restore: scratch repair")
     parser.add_argument("--no-restore", action="store_true",
                         help="restore: skip the global restorer (score the face stage alone, with --faces)")
+    parser.add_argument("--strength", type=float, default=1.0, metavar="S",
+                        help="restore: share of the restoration kept, as the CLI's --strength (default 1)")
     parser.add_argument("--face-metrics", action="store_true",
                         help="restore: also score PSNR/SSIM inside the faces dlib finds on each reference")
     parser.add_argument("--render-factor", type=int, default=None, help="colorize: render factor (default: as the CLI: 21, DeOldify's models 35 on photos)")
@@ -716,6 +720,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.task == "colorize" and (args.flicker or args.deflicker or args.consistent_clip):
         raise OldfilmError("--flicker, --deflicker and --consistent-clip are for --task restore")
+    if args.task == "colorize" and args.strength != 1.0:
+        raise OldfilmError("--strength is for --task restore")
     if args.task != "colorize" and args.steady is not None:
         raise OldfilmError("--steady-colors is for --task colorize")
     is_clip = bool(args.pan) or (len(args.references) == 1 and Path(args.references[0]).is_file()
@@ -724,8 +730,10 @@ def run(args: argparse.Namespace) -> int:
     if args.model != "none":
         stage = build_pipeline_stage(args.task, model=args.model, faces=args.faces, scratches=args.scratches,
                                      render_factor=args.render_factor, device=args.device, is_video=is_clip,
-                                     restore=not args.no_restore, steady=args.steady)
+                                     restore=not args.no_restore, steady=args.steady, strength=args.strength)
     name = "faces only" if args.task == "restore" and args.no_restore else args.model
+    if args.task == "restore" and args.strength != 1.0:
+        name += f", strength {args.strength:g}"
     common = dict(name=name, baselines=not args.no_baselines, max_side=args.size, limit=args.limit,
                   frames=args.frames, pan=args.pan, holdout=args.holdout)
     if args.task == "colorize":

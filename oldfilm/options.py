@@ -42,6 +42,19 @@ class RestoreOptions:
     scratches: Literal["auto", "on", "off"] = "auto"
     scratch_model: str = "default"
     tile: int | None = None        # tile side in px for the conv parts; None: 1024 for norm-free nets, 512 for published ones
+    # share of the global restoration kept (restore/strength.py): 1 the restorer's output, 0 the
+    # original with only the marked scratches repaired
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.strength <= 1.0:
+            raise OldfilmError(f"--strength {self.strength:g}: expected 0..1 (1 keeps the whole restoration, "
+                               f"0 repairs only the marked scratches)")
+        if self.strength < 1.0 and not self.enabled:
+            raise OldfilmError("--strength sets how much of the restoration to keep: drop --no-restore")
+        if self.strength == 0.0 and self.scratches == "off":
+            raise OldfilmError("--strength 0 keeps only the scratch repairs, and --scratches off makes none: "
+                               "nothing would change")
 
 
 @dataclass
@@ -53,6 +66,14 @@ class FaceOptions:
     # auto: cnn for photos; track for video (hog every second frame, cnn on keyframes, tracking between)
     detector: Literal["auto", "hog", "cnn", "track"] = "auto"
     keyframe_every: int = 48             # track: frames from one cnn search to the next (2 s at 24 fps)
+    strength: float = 1.0                # share of the face generator's change kept (0 < S <= 1)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.strength <= 1.0:
+            raise OldfilmError(f"--face-strength {self.strength:g}: expected above 0 and at most 1 (1 keeps the whole "
+                               f"enhancement; for none, use --no-faces)")
+        if self.strength < 1.0 and self.enabled is False:
+            raise OldfilmError("--face-strength sets how much the faces change: drop --no-faces")
 
     def detector_for(self, is_video: bool) -> str:
         if self.detector != "auto":

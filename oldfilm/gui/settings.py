@@ -84,10 +84,14 @@ def options_from_form(form: dict[str, Any], run: RunOptions | None = None) -> tu
     colorize_only = mode == "colorize"
     colorize = True if colorize_only else bool(_bool(form, "colorize", False))
     steady = _number(form, "steady", None)
+    restoring = not colorize_only and bool(_bool(form, "restore", True))
     options = PipelineOptions(
-        restore=RestoreOptions(enabled=False if colorize_only else bool(_bool(form, "restore", True)),
-                               scratches=_choice(form, "scratches", "auto", ("auto", "on", "off"))),
-        faces=FaceOptions(enabled=False if colorize_only else _bool(form, "faces", None)),
+        restore=RestoreOptions(enabled=restoring,
+                               scratches=_choice(form, "scratches", "auto", ("auto", "on", "off")),
+                               strength=_number(form, "strength", 1.0) if restoring else 1.0),
+        faces=FaceOptions(enabled=False if colorize_only else _bool(form, "faces", None),
+                          strength=1.0 if colorize_only or _bool(form, "faces", None) is False
+                          else _number(form, "face_strength", 1.0)),
         colorize=ColorizeOptions(
             enabled=colorize, render_factor=_number(form, "render_factor", None, int),
             saturation=_number(form, "saturation", 1.0) if colorize else 1.0,
@@ -134,6 +138,6 @@ def split_options(options: PipelineOptions) -> tuple[PipelineOptions | None, Pip
         upstream = replace(options, colorize=ColorizeOptions())
     colour = None
     if options.colorize.enabled:
-        colour = replace(options, restore=replace(options.restore, enabled=False),
-                         faces=replace(options.faces, enabled=False))
+        colour = replace(options, restore=replace(options.restore, enabled=False, strength=1.0),
+                         faces=replace(options.faces, enabled=False, strength=1.0))
     return upstream, colour

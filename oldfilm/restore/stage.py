@@ -8,6 +8,8 @@ saved with the scratch mapping (chosen at export on training photos, auto_cut.py
 quality path -> restore. Files without that cut fall back to the older rules: the share saved
 with our detector for a scratch path that cuts the marked pixels out, any marked pixel for one
 that keeps them (``hole_fill`` "none").
+Then ``--strength`` below 1 blends the result with the frame it came from, the marked damage
+repaired at any strength (strength.py).
 Missing weights stop it with one NoWeightsError line; never random weights.
 """
 from __future__ import annotations
@@ -24,7 +26,8 @@ from ..stage import StageBase
 from .. import weights
 from .published import HR_SLOT, SLOT_ROLES
 from .restorer import (RestorerNets, TileSettings, default_tile, detect_scratches, detector_auto_min_marked, restore_image,
-                       saved_auto_cut, saved_hole_fill)
+                       dilate, saved_auto_cut, saved_hole_fill)
+from .strength import apply_strength
 
 
 def load_paths(model: str) -> tuple[RestorerNets | None, RestorerNets | None]:
@@ -56,10 +59,11 @@ class RestoreStage(StageBase):
 
     def __init__(self, quality: RestorerNets | None, scratch: RestorerNets | None, detector: torch.nn.Module | None,
                  scratches: str = "auto", device: torch.device | str = "cpu",
-                 settings: TileSettings | None = None):
+                 settings: TileSettings | None = None, strength: float = 1.0):
         super().__init__()
         self.quality, self.scratch, self.detector = quality, scratch, detector
         self.scratches = scratches
+        self.strength = float(strength)
         self.device = torch.device(device)
         self.settings = settings or TileSettings(tile=default_tile(quality, scratch))
         self._auto_min_marked = self._auto_cut(scratch, detector)
@@ -75,7 +79,11 @@ class RestoreStage(StageBase):
         cuts_out = scratch is None or scratch.hole_fill == "white"
         return detector_auto_min_marked(detector) if detector is not None and cuts_out else 0.0
 
-    def _restore(self, frame: np.ndarray) -> np.ndarray:
+    def restore_and_marks(self, frame: np.ndarray, need_output: bool = True
+                          ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(the restorer's output at full strength, the damage it repaired: bool HxW, or None).
+        frame: uint8 RGB HxWx3. With ``need_output`` False and nothing marked, the restorer is
+        not run: (None, None)."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise OldfilmError(f"restore stage: expected uint8 RGB HxWx3 frames, got {frame.dtype} {frame.shape}")
         mask = None
@@ -85,9 +93,18 @@ class RestoreStage(StageBase):
         use_scratch = self.scratch is not None and (self.scratches == "on" or scratched or self.quality is None)
         nets = self.scratch if use_scratch else self.quality
         assert nets is not None
-        if use_scratch and mask is not None and mask.any():
+        damage = dilate(mask, nets.mask_dilation) if use_scratch and mask is not None and mask.any() else None
+        if damage is not None:
             self._scratch_frames += 1
-        return restore_image(nets, frame, mask if use_scratch else None, self.settings, self.device)
+        if not need_output and damage is None:
+            return None, None
+        return restore_image(nets, frame, mask if use_scratch else None, self.settings, self.device), damage
+
+    def _restore(self, frame: np.ndarray) -> np.ndarray:
+        out, damage = self.restore_and_marks(frame, need_output=self.strength > 0.0)
+        if out is None:
+            return frame.copy()       # nothing marked to repair, and none of the rest kept: the restorer is skipped
+        return apply_strength(frame, out, self.strength, damage)
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         with torch.inference_mode():
@@ -119,7 +136,7 @@ def build_restore_stage(opts: RestoreOptions, run: RunOptions) -> RestoreStage:
     for m in nets + ([detector] if detector is not None else []):
         m.to(device).eval()
     stage = RestoreStage(quality, scratch, detector, opts.scratches, device,
-                         TileSettings(tile=max(64, int(opts.tile))) if opts.tile else None)
+                         TileSettings(tile=max(64, int(opts.tile))) if opts.tile else None, opts.strength)
     if warn:
         stage.warn(warn)
     return stage

@@ -18,6 +18,7 @@ from ...errors import NoWeightsError, OldfilmError
 from ...options import FaceOptions, RunOptions
 from ...stage import StageBase
 from ..restorer import is_grayscale
+from ..strength import apply_strength
 from .align import AlignedFace, align_face
 from .blend import PasteFace, crop_alpha, match_colour, paste_faces, to_gray, valid_mask
 from .detect import DETECTORS, FaceBox, FaceDetector
@@ -130,7 +131,10 @@ class FaceStage(StageBase):
                 if gray:    # the generator tints grey faces; a black-and-white photo stays one
                     face = to_gray(face)
                 pastes.append(PasteFace(face, alpha, a.crop_to_frame))
-            result.append(paste_faces(frame, pastes) if pastes else np.ascontiguousarray(frame))
+            out = paste_faces(frame, pastes) if pastes else np.ascontiguousarray(frame)
+            if pastes and self.opts.strength < 1.0:     # in frame space, so that faces at 0 would be the frame itself
+                out = apply_strength(frame, out, self.opts.strength)
+            result.append(out)
             self._faces += len(pastes)
         return result
 
