@@ -191,6 +191,16 @@ def temp_path(dst: Path) -> Path:
     return dst.with_name(f".{dst.stem}{TEMP_MARK}-{os.getpid()}{dst.suffix}")
 
 
+def ensure_output_folder(dst: Path) -> None:
+    """Create ``dst``'s folder (and its parents) if missing; OutputError in one line if it cannot be."""
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise write_error(dst.parent, e) from None
+        raise OutputError(dst.parent, f"cannot create the output folder ({e.strerror or e})") from None
+
+
 @contextlib.contextmanager
 def atomic_output(dst: Path) -> Iterator[Path]:
     """Yield a temp path to write; on success fsync it and rename it onto ``dst``.
@@ -198,12 +208,7 @@ def atomic_output(dst: Path) -> Iterator[Path]:
     On any failure the temp file is removed and ``dst`` is untouched. OSErrors (ENOSPC, EACCES)
     become one-line OutputErrors.
     """
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        if e.errno == errno.ENOSPC:
-            raise write_error(dst.parent, e) from None
-        raise OutputError(dst.parent, f"cannot create the output folder ({e.strerror or e})") from None
+    ensure_output_folder(dst)
     tmp = temp_path(dst)
     try:
         yield tmp
@@ -472,6 +477,7 @@ def _run_trial(job: Job, pipeline, span, segment_seconds: float, bars, compare: 
     from .video.excerpt import cut_excerpt
 
     excerpt = job.dst.with_name(f".{job.dst.stem}.oldfilm-excerpt-{os.getpid()}{job.src.suffix}")
+    ensure_output_folder(job.dst)      # the excerpt goes there before the run makes its work folder
     try:
         start, seconds = cut_excerpt(job.src, excerpt, span)
         res = pipeline.run_video(excerpt, job.dst, segment_seconds=segment_seconds,

@@ -23,6 +23,9 @@ class EncodeOptions:
     # match: field matching, whole film frames from any pulldown, frame count and timestamps kept;
     # ivtc: match, then 3:2 pulldown undone: the film's own frames at 23.976 fps (video/ivtc.py)
     deinterlace: Literal["auto", "on", "off", "match", "ivtc"] = "auto"
+    # B-frames (h264/h265). The runner turns them off for containers that store no presentation
+    # times (AVI): there, reordered pictures come back with wrong, non-monotonic timestamps.
+    reorder: bool = True
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:

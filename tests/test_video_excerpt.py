@@ -128,3 +128,17 @@ def test_trial_flag_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["colorize", str(src), "--trial", "later"])
     assert e.value.code == 2 and "--trial" in capsys.readouterr().err
+
+
+def test_a_trial_into_a_new_output_folder(tmp_path):
+    """-o to a folder that does not exist yet: the excerpt is written there first, so the folder
+    must be made before it (it failed with 'No such file or directory')."""
+    src = make_clip(tmp_path / "c.mp4", pts=PTS, gop=6, audio="aac")
+    out_dir = tmp_path / "new" / "trials"
+    span = Span(1.0, 0.4)
+    out = io.StringIO()
+    jobs = discover([str(src)], suffix="_restored" + trial_suffix(span), output_dir=out_dir)
+    summary = run_batch(jobs, Pipeline(stages=[IdentityStage()]), trial=span, out=out, err=out)
+    rec = summary.records[0]
+    assert rec.status == "done", rec.error
+    assert sorted(p.name for p in out_dir.iterdir()) == ["c_restored_trial-1s-0.4s.mp4"]

@@ -19,6 +19,7 @@ from ..errors import BadInputError
 from ..images import to_uint8
 from .colour import ColourPlan
 from .probe import VideoInfo
+from .segments import DTS_ONLY_CONTAINERS
 
 
 @dataclass
@@ -99,10 +100,6 @@ class _Deinterlacer:
             out.append(f)
 
 
-# Containers that store decode timestamps only: FFmpeg hands the decoder dts as pts, so frames
-# reordered by B-frames come out with shuffled "pts". Their display timestamps are the sorted
-# packet timestamps, assigned in output order (what FFmpeg's best-effort timestamp does).
-DTS_ONLY_CONTAINERS = ("avi",)
 
 
 def frame_step(info: VideoInfo) -> int:

@@ -42,9 +42,10 @@ def pix_fmt_for(codec: str, ten_bit: bool, odd: bool) -> str:
 
 def encoder_options(opts: EncodeOptions, odd: bool) -> dict[str, str]:
     if opts.codec == "h264":
-        return {"crf": str(opts.crf), "preset": opts.preset}
+        return {"crf": str(opts.crf), "preset": opts.preset, **({} if opts.reorder else {"bf": "0"})}
     if opts.codec == "h265":
-        return {"crf": str(opts.crf), "preset": opts.preset, "x265-params": "log-level=error"}
+        return {"crf": str(opts.crf), "preset": opts.preset,
+                "x265-params": "log-level=error" + ("" if opts.reorder else ":bframes=0")}
     if opts.codec == "ffv1":
         return {"level": "3", "slicecrc": "1", "g": "1"}
     return {"profile": "4" if odd else "3"}     # prores_ks: 3 = HQ 4:2:2, 4 = 4444

@@ -23,6 +23,7 @@ from ..errors import BadInputError, OutputError
 from .decode import frame_step
 from .mux import format_for, is_copied
 from .probe import probe
+from .segments import times_are_slots
 
 TRIAL_SECONDS = 10.0
 SLACK = Fraction(2)     # s: how far past the end to read for audio/subtitle packets interleaved late
@@ -90,7 +91,8 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
         tb = vs.time_base
         want_start = origin + int(span.start / tb)
         end_time = Fraction(origin) * tb + Fraction(span.start + span.seconds).limit_denominator(10**6)
-        _seek_before(c, vs, want_start, origin)
+        slots = times_are_slots(c.format.name, vs.codec_context.name)    # H.264 in AVI: pts are guesses
+        _seek_before(c, vs, want_start, origin, slots)
         others = [s for s in c.streams if s.index != vs.index and is_copied(s)]
         try:
             out = av.open(str(dst), "w", format=fmt)
@@ -106,15 +108,17 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
                 omap[s.index].disposition = s.disposition
             out.metadata.update({k: v for k, v in c.metadata.items() if k.lower() != "encoder"})
             t0 = None                 # Fraction seconds: the first keyframe copied
+            k0_pts = None             # its pts as demuxed: display order, even where its times are slots
             limit = end_time          # video packets decoded before this are copied
             last = None               # the latest picture time copied
             video_done = False
             pending: list = []        # audio packets seen before the first keyframe
             late: list = []           # audio packets past the asked end: kept up to the last picture's end
             for p in c.demux(vs, *others):
-                if p.size == 0 or p.pts is None:
+                stamp = p.dts if slots and p.stream.index == vs.index else p.pts
+                if p.size == 0 or stamp is None:
                     continue
-                t = Fraction(p.pts) * p.time_base
+                t = Fraction(stamp) * p.time_base
                 if video_done and t >= end_time + SLACK:
                     break             # the other streams are past the end too (interleaving slack)
                 if p.stream.index != vs.index:
@@ -130,7 +134,7 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
                 if t0 is None:
                     if not p.is_keyframe:
                         continue
-                    t0 = t
+                    t0, k0_pts = t, p.pts
                     for q in pending:
                         if t0 <= Fraction(q.pts) * q.time_base < end_time:
                             _copy(out, omap, q, t0)
@@ -147,8 +151,8 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
                         if not others:
                             break
                         continue
-                if t < t0:          # an open GOP's leading B-frames reference the GOP before
-                    continue
+                if p.pts is not None and k0_pts is not None and p.pts < k0_pts:
+                    continue            # an open GOP's leading B-frames reference the GOP before
                 _copy(out, omap, p, t0)
                 last = t if last is None else max(last, t)
             if t0 is None:
@@ -174,14 +178,15 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
     return float(t0 - Fraction(origin) * tb), float(picture_end - t0)
 
 
-def _first_keyframe(c, vs) -> int | None:
+def _first_keyframe(c, vs, slots: bool = False) -> int | None:
     for p in c.demux(vs):
-        if p.size and p.pts is not None and p.is_keyframe:
-            return p.pts
+        t = p.dts if slots else p.pts
+        if p.size and t is not None and p.is_keyframe:
+            return t
     return None
 
 
-def _seek_before(c, vs, want: int, origin: int) -> None:
+def _seek_before(c, vs, want: int, origin: int, slots: bool = False) -> None:
     """Seek so that the next video keyframe is at or before ``want`` (pts). Some demuxers (MPEG-TS)
     land after it: step back further, to the start at worst."""
     step = int(round(2 / vs.time_base))
@@ -190,7 +195,7 @@ def _seek_before(c, vs, want: int, origin: int) -> None:
         c.seek(target, stream=vs, backward=True, any_frame=False)
         if target <= origin:
             return
-        pts = _first_keyframe(c, vs)
+        pts = _first_keyframe(c, vs, slots)
         if pts is not None and pts <= want:
             c.seek(target, stream=vs, backward=True, any_frame=False)
             return

@@ -17,7 +17,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from .colour import plan_for
 from . import ivtc
 from .decode import DecodedFrame, decode_frames, frame_step, stored
 from .encode import SegmentEncoder, segment_suffix
-from .mux import cannot_hold, format_for, is_copied, join
+from .mux import NO_PTS_MUXERS, cannot_hold, format_for, is_copied, join
 from .probe import VideoInfo, probe
 from .repeats import reuse_plan
 from .segments import SegmentState, fingerprint, plan_segments, segment_file
@@ -87,7 +87,10 @@ class _Stopped(Exception):
 
 
 def _encode_options_dict(encode: EncodeOptions) -> dict:
-    return asdict(encode)
+    d = asdict(encode)
+    if d.get("reorder", True):
+        del d["reorder"]        # the default: work dirs from before the field resume as they were
+    return d
 
 
 def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list[np.ndarray]],
@@ -125,6 +128,13 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
         raise
 
 
+def _frames_spanned(plan, info) -> int:
+    """Frame slots from the first picture to the last, at the stream's frame rate."""
+    if not plan.timestamps:
+        return 0
+    return int(round((plan.timestamps[-1] - plan.timestamps[0]) / frame_step(info))) + 1
+
+
 def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir: Path,
                    segment_seconds: float, batch_size: int, on_progress, on_segment_start,
                    queue_size: int, fingerprint_extra: str, reuse_repeats: bool, deflicker: bool,
@@ -132,11 +142,15 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
     t0 = time.monotonic()
     info = probe(src)
     warnings: list[str] = []
+    if format_for(dst) in NO_PTS_MUXERS and encode.reorder:
+        encode = replace(encode, reorder=False)
     plan = plan_segments(src, info.time_base, segment_seconds, info.video_index)
     if plan.frame_count == 0:
         raise BadInputError(src, "the video stream holds no frames")
-    if info.frame_count_exact and info.frame_count and plan.frame_count < info.frame_count:
-        # The index (mp4 moov, ...) lists frames whose data is not in the file: cut short.
+    if info.frame_count_exact and info.frame_count and _frames_spanned(plan, info) < info.frame_count:
+        # The index (mp4 moov, ...) lists frames whose data is not in the file: cut short. An
+        # index entry without data inside the span is not missing: an AVI's dropped frame (a
+        # capture card's, or a packed-bitstream N-VOP) shows the picture before for one more slot.
         end = float(plan.timestamps[-1] * info.time_base)
         raise BadInputError(src, f"truncated: only {plan.frame_count} of {info.frame_count} frames "
                                  f"are in the file (data ends near {end:.2f}s)")

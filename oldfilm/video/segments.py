@@ -23,6 +23,20 @@ import av
 from ..errors import BadInputError
 
 STATE_VERSION = 1
+# Containers that store decode timestamps only (a picture's slot in a constant-rate sequence):
+# frames reordered by B-frames come out of FFmpeg with shuffled "pts". Their display timestamps
+# are the sorted packet timestamps, assigned in output order (what FFmpeg's best-effort
+# timestamp does; video/decode.py).
+DTS_ONLY_CONTAINERS = ("avi",)
+# Codecs whose packet pts FFmpeg can only guess in those containers: for H.264/H.265 it gives each
+# packet the next one's slot, so their times are taken from the slots (dts) instead. (MPEG-4
+# Part 2 and the intra codecs carry their own timing, which the parser reads.)
+GUESSED_PTS_CODECS = ("h264", "hevc")
+
+
+def times_are_slots(container_format: str, codec: str) -> bool:
+    """Whether a video stream's picture times are its packets' dts (see GUESSED_PTS_CODECS)."""
+    return codec in GUESSED_PTS_CODECS and any(k in container_format.split(",") for k in DTS_ONLY_CONTAINERS)
 
 
 @dataclass
@@ -55,12 +69,14 @@ def plan_segments(path: Path, time_base: Fraction, segment_seconds: float,
     try:
         with av.open(str(path), metadata_errors="ignore") as c:
             vs = c.streams[video_index]
+            slots = times_are_slots(c.format.name, vs.codec_context.name)
             for pkt in c.demux(vs):
-                if pkt.size == 0 or pkt.pts is None:
+                t = pkt.dts if slots and pkt.dts is not None else pkt.pts
+                if pkt.size == 0 or t is None:
                     continue
-                pts_list.append(pkt.pts)
+                pts_list.append(t)
                 if pkt.is_keyframe:
-                    keys.append(pkt.pts)
+                    keys.append(t)
     except av.FFmpegError as e:
         raise BadInputError(path, f"cannot read packets ({e}); truncated or corrupt") from None
     pts_list.sort()
