@@ -23,13 +23,13 @@ import av
 from ..errors import BadInputError
 
 STATE_VERSION = 1
-# Containers that store decode timestamps only (a picture's slot in a constant-rate sequence):
-# frames reordered by B-frames come out of FFmpeg with shuffled "pts". Their display timestamps
-# are the sorted packet timestamps, assigned in output order (what FFmpeg's best-effort
-# timestamp does; video/decode.py).
-DTS_ONLY_CONTAINERS = ("avi",)
+# Containers that store one time per picture, in decoding order (AVI: a slot in a constant-rate
+# sequence; ASF: a presentation time): frames reordered by B-frames come out of FFmpeg with
+# shuffled "pts". Their display timestamps are the sorted packet timestamps, assigned in output
+# order (what FFmpeg's best-effort timestamp does; video/decode.py).
+DTS_ONLY_CONTAINERS = ("avi", "asf")
 # Codecs whose packet pts FFmpeg can only guess in those containers: for H.264/H.265 it gives each
-# packet the next one's slot, so their times are taken from the slots (dts) instead. (MPEG-4
+# packet the next one's time, so their times are taken from what is stored (dts) instead. (MPEG-4
 # Part 2 and the intra codecs carry their own timing, which the parser reads.)
 GUESSED_PTS_CODECS = ("h264", "hevc")
 
