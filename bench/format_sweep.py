@@ -5,8 +5,12 @@ kept, the sound's packets copied, and the video start against the sound's start 
 as in the output: `segments.times_are_slots`).
 
     .venv/bin/python bench/format_sweep.py --json docs/eval/format_sweep.json
+    .venv/bin/python bench/format_sweep.py --photos --json docs/eval/format_sweep_photos.json
 
-Writes a markdown table to stdout (docs/formats.md has it).
+Writes a markdown table to stdout (docs/formats.md has it). `--photos`: 15 kinds of image file
+(grey and 16-bit TIFF masters, bilevel, CMYK, palette, alpha, EXIF-rotated, multi-page...) through
+`oldfilm restore --colorize --no-faces`: each output must open in Pillow with the source's size
+(upright), resolution and bit depth.
 """
 from __future__ import annotations
 
@@ -110,10 +114,83 @@ def describe(path: Path) -> dict:
             "video_start": start, "sound_start": sound_start, "sound": sound}
 
 
+def make_photos(d: Path) -> None:
+    from PIL import Image
+
+    g = (np.linspace(0, 255, 96)[None, :] * np.ones((72, 1))).astype(np.uint8)
+    g[30:34, :] = 255
+    rgb = np.repeat(g[..., None], 3, 2)
+    g16 = Image.frombytes("I;16", (96, 72), (g.astype(np.uint16) * 257).astype("<u2").tobytes())
+    dpi = {"dpi": (600, 600)}
+    Image.fromarray(g, "L").save(d / "grey_lzw.tif", compression="tiff_lzw", **dpi)
+    g16.save(d / "grey16_master.tif", **dpi)
+    g16.save(d / "grey16.png", **dpi)
+    Image.fromarray(g, "L").convert("1").save(d / "bilevel.tif", **dpi)
+    Image.fromarray(g, "L").save(d / "grey.jpg", **dpi)
+    Image.fromarray(rgb).convert("CMYK").save(d / "cmyk.jpg", **dpi)
+    Image.fromarray(rgb).save(d / "progressive.jpg", progressive=True)
+    Image.fromarray(rgb).convert("P").save(d / "palette.png")
+    Image.fromarray(g, "L").convert("LA").save(d / "grey_alpha.png")
+    Image.fromarray(np.dstack([rgb, np.full((72, 96), 200, np.uint8)]), "RGBA").save(d / "rgba.webp")
+    Image.fromarray(rgb).save(d / "plain.bmp")
+    im = Image.fromarray(rgb)
+    ex = im.getexif()
+    ex[0x0112] = 6
+    im.save(d / "rotated.jpg", exif=ex.tobytes())
+    Image.fromarray(rgb).save(d / "two_pages.tif", save_all=True, append_images=[Image.fromarray(255 - rgb)])
+    Image.fromarray(rgb[:5, :7]).save(d / "five_by_seven.png")
+    Image.fromarray(rgb).save(d / "animated.webp", save_all=True, append_images=[Image.fromarray(255 - rgb)])
+
+
+def _floats(v):
+    return None if v is None else [float(x) for x in v]
+
+
+def photo_rows(tmp: Path) -> list[dict]:
+    from PIL import Image, ImageOps
+
+    src_dir, out_dir = tmp / "photos", tmp / "photos_out"
+    src_dir.mkdir()
+    make_photos(src_dir)
+    r = subprocess.run([*OLDFILM, "restore", str(src_dir), "-o", str(out_dir), "--colorize", "--no-faces",
+                        "--json", "-q"], capture_output=True, text=True, cwd=REPO)
+    recs = {Path(json.loads(line)["input"]).name: json.loads(line) for line in r.stdout.splitlines() if line.strip()}
+    rows = []
+    for f in sorted(src_dir.iterdir()):
+        rec = recs.get(f.name, {})
+        with Image.open(f) as a:
+            upright = ImageOps.exif_transpose(a).size
+            row = {"input": f.name, "mode": a.mode, "size": list(upright), "dpi": _floats(a.info.get("dpi")),
+                   "pages": getattr(a, "n_frames", 1), "status": rec.get("status"), "warnings": rec.get("warnings")}
+        try:
+            with Image.open(rec["output"]) as b:
+                b.load()
+                row.update(out_mode=b.mode, out_size=list(b.size), out_dpi=_floats(b.info.get("dpi")), readable=True)
+        except Exception as e:          # noqa: BLE001 - any failure to open is the finding
+            row.update(readable=False, error=f"{type(e).__name__}: {e}")
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--photos", action="store_true", help="image files instead of videos")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    if args.photos:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = photo_rows(Path(tmp))
+        print("| input | mode, size, dpi, pages | output opens | output mode, size, dpi | note |")
+        print("| --- | --- | --- | --- | --- |")
+        for r in rows:
+            dpi = "–" if r["dpi"] is None else f"{round(float(r['dpi'][0]))}"
+            odpi = "–" if r.get("out_dpi") is None else f"{round(float(r['out_dpi'][0]))}"
+            out = (f"{r['out_mode']}, {r['out_size'][0]}x{r['out_size'][1]}, {odpi}" if r["readable"] else r["error"])
+            print(f"| {r['input']} | {r['mode']}, {r['size'][0]}x{r['size'][1]}, {dpi}, {r['pages']} | "
+                  f"{'yes' if r['readable'] else '**no**'} | {out} | {'; '.join(r['warnings'] or [])} |")
+        if args.json:
+            args.json.write_text(json.dumps({"command": "bench/format_sweep.py --photos", "rows": rows}, indent=1) + "\n")
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -35,6 +35,38 @@ class ImageMeta:
     orientation: int = 1            # the EXIF orientation that was applied on read
     alpha: np.ndarray | None = None  # HxW, same dtype as the pixels, upright; None when opaque
     gray: bool = False              # source had one channel: written back as one channel
+    dpi: tuple[float, float] | None = None   # the scan's resolution, written back where the format holds it
+    pages: int = 1                  # pages (multi-page TIFF) or frames (animated WebP/PNG) in the source
+
+
+# TIFF tags that describe the picture rather than how its pixels are stored (TIFF 6.0, EXIF 2.3);
+# the resolution goes separately, as ImageMeta.dpi, and the ICC profile as ImageMeta.icc.
+_TIFF_DESCRIPTIVE_TAGS = frozenset({
+    269,    # DocumentName
+    270,    # ImageDescription
+    271,    # Make
+    272,    # Model
+    274,    # Orientation
+    285,    # PageName
+    305,    # Software
+    306,    # DateTime
+    315,    # Artist
+    316,    # HostComputer
+    700,    # XMP
+    33432,  # Copyright
+    33723,  # IPTC
+    34665,  # Exif IFD
+    34853,  # GPS IFD
+})
+
+
+def _dpi(value) -> tuple[float, float] | None:
+    """Pillow's info["dpi"] as two positive floats, or None."""
+    try:
+        x, y = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (x, y) if x > 0 and y > 0 else None
 
 
 def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
@@ -69,6 +101,14 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
             exif = im.getexif()
             orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
             icc = im.info.get("icc_profile")
+            dpi = _dpi(im.info.get("dpi"))
+            pages = int(getattr(im, "n_frames", 1) or 1)
+            if fmt == "TIFF":
+                # A TIFF's "EXIF" is its first directory: how the pixels are stored (bits per
+                # sample, samples per pixel, strips...). Written back with different pixels it
+                # makes an unreadable file; only the tags that describe the picture travel.
+                for tag in [t for t in exif if t not in _TIFF_DESCRIPTIVE_TAGS]:
+                    del exif[tag]
             if orientation != 1:
                 exif[_EXIF_ORIENTATION] = 1
             exif_bytes = exif.tobytes() if len(exif) else None
@@ -105,7 +145,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
     if alpha is not None:
         alpha = _orient(alpha, orientation)
     meta = ImageMeta(format=fmt, bit_depth=16 if rgb.dtype == np.uint16 else 8, exif=exif_bytes,
-                     icc=icc, mode=mode, orientation=orientation, alpha=alpha, gray=gray)
+                     icc=icc, mode=mode, orientation=orientation, alpha=alpha, gray=gray, dpi=dpi, pages=pages)
     return rgb, meta
 
 
@@ -113,13 +153,22 @@ def write_image(path: str | Path, rgb: np.ndarray, meta: ImageMeta) -> None:
     """Write uint8/uint16 RGB HxWx3 to exactly `path` in meta.format (whatever its extension).
 
     16-bit pixels are written as 16-bit PNG/TIFF; formats without 16-bit support get uint8.
-    EXIF and ICC are kept where the format allows (8-bit path through Pillow)."""
+    EXIF, ICC and resolution are kept where the format allows (through Pillow: 8-bit, and 16-bit
+    gray; 16-bit colour goes through OpenCV, pixels only)."""
     p = Path(path)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"write_image expects uint8/uint16 RGB HxWx3, got {rgb.dtype} {rgb.shape}")
     fmt = meta.format.upper()
     alpha = meta.alpha if meta.alpha is not None and meta.alpha.shape == rgb.shape[:2] else None
     try:
+        if rgb.dtype == np.uint16 and fmt in ("PNG", "TIFF") and meta.gray and alpha is None and _is_gray(rgb):
+            # A 16-bit gray master (the usual archival scan): through Pillow, which keeps its
+            # metadata (OpenCV, below, writes pixels only)
+            g16 = np.ascontiguousarray(rgb[..., 0]).astype("<u2")
+            im = Image.frombytes("I;16", (g16.shape[1], g16.shape[0]), g16.tobytes())
+            with open(p, "wb") as fh:
+                im.save(fh, format=fmt, **_save_options(fmt, meta, im.mode))
+            return
         if rgb.dtype == np.uint16 and fmt in _CV_EXT:
             _write_16bit(p, rgb, alpha, fmt, meta.gray)
             return
@@ -135,24 +184,38 @@ def write_image(path: str | Path, rgb: np.ndarray, meta: ImageMeta) -> None:
         if alpha is not None and fmt in ("PNG", "TIFF", "WEBP"):
             im = im.convert("RGBA") if im.mode == "RGB" else im.convert("LA")
             im.putalpha(Image.fromarray(np.ascontiguousarray(alpha), "L"))
-        kwargs: dict = {}
-        if meta.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
-            kwargs["exif"] = meta.exif
-        # A CMYK source's ICC profile describes CMYK; the pixels written are RGB.
-        if meta.icc and fmt in ("JPEG", "PNG", "WEBP", "TIFF") and meta.mode != "CMYK":
-            kwargs["icc_profile"] = meta.icc
-        if fmt == "JPEG":
-            kwargs.update(quality=95)
-        elif fmt == "WEBP":
-            kwargs.update(quality=95)
-        elif fmt == "TIFF":
-            kwargs.update(compression="tiff_lzw")
         with open(p, "wb") as fh:
-            im.save(fh, format=fmt, **kwargs)
+            im.save(fh, format=fmt, **_save_options(fmt, meta, im.mode))
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise OutputError(p, "disk full") from None
         raise OutputError(p, f"cannot write: {e.strerror or e}") from None
+
+
+def _save_options(fmt: str, meta: ImageMeta, mode: str) -> dict:
+    """Pillow save arguments for pixels of Pillow ``mode``: the source's EXIF, ICC profile and
+    resolution where ``fmt`` holds them, and lossless (PNG, TIFF LZW) or quality-95 compression."""
+    kwargs: dict = {}
+    if meta.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
+        kwargs["exif"] = meta.exif
+    if meta.icc and fmt in ("JPEG", "PNG", "WEBP", "TIFF") and _icc_fits(meta.icc, mode):
+        kwargs["icc_profile"] = meta.icc
+    if meta.dpi and fmt in ("JPEG", "PNG", "TIFF"):
+        kwargs["dpi"] = meta.dpi
+    if fmt in ("JPEG", "WEBP"):
+        kwargs["quality"] = 95
+    elif fmt == "TIFF":
+        kwargs["compression"] = "tiff_lzw"
+    return kwargs
+
+
+def _icc_fits(icc: bytes, mode: str) -> bool:
+    """Whether an ICC profile describes pixels of this Pillow mode: a CMYK source's profile does
+    not fit the RGB pixels written, nor a gray scan's the colorized ones (its header's colour space)."""
+    space = icc[16:20] if len(icc) >= 20 else b""
+    if mode in ("L", "LA", "I;16"):
+        return space == b"GRAY"
+    return space == b"RGB "
 
 
 def _write_16bit(p: Path, rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, gray: bool) -> None:

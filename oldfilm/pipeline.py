@@ -302,6 +302,10 @@ class Pipeline:
         out = self._apply(chain, rgb)
         with atomic_output(dst) as tmp:
             write_image(tmp, out, meta)
+        if meta.pages > 1:
+            what = "pages" if meta.format == "TIFF" else "frames"
+            notes = notes + [f"only the first of its {meta.pages} {what} was restored: the output holds that one "
+                             f"alone (save the others as files of their own to restore them)"]
         return RunResult(
             output=dst, frames=1, seconds=time.perf_counter() - t0,
             warnings=notes + chain.stage_warnings, report=chain.job_report(), stages=chain.active,

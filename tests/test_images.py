@@ -143,3 +143,92 @@ def test_corrupt_and_empty_files_are_one_line_errors(tmp_path):
             read_image(p)
         assert str(e.value).startswith(str(p)) and "\n" not in str(e.value) and word in str(e.value)
         assert "BytesIO" not in str(e.value)     # no Python object reprs in a user's error line
+
+
+def test_a_gray_tiff_written_in_colour_is_a_readable_tiff(tmp_path):
+    """A TIFF's first directory says how its pixels are stored; carried onto the colorized RGB
+    pixels it made a file no reader could open. Only the descriptive tags travel."""
+    gray = gradient()[..., 0]
+    im = Image.fromarray(gray, "L")
+    ifd = im.getexif()
+    ifd[315] = "Studio Lumiere"           # Artist
+    ifd[270] = "box 12, print 3"           # ImageDescription
+    src = tmp_path / "scan.tif"
+    im.save(src, exif=ifd, compression="tiff_lzw", dpi=(600, 600))
+    rgb, meta = read_image(src)
+    assert meta.gray and meta.dpi == (600, 600)
+    colour = rgb.copy()
+    colour[..., 0] = 255 - colour[..., 0]              # no longer gray: written as RGB
+    write_image(tmp_path / "out.tif", colour, meta)
+    with Image.open(tmp_path / "out.tif") as out:
+        out.load()
+        assert out.mode == "RGB" and out.size == im.size
+        assert np.array_equal(np.asarray(out), colour)
+        tags = out.getexif()
+        assert tags[315] == "Studio Lumiere" and tags[270] == "box 12, print 3"
+        assert tuple(round(float(v)) for v in out.info["dpi"]) == (600, 600)
+
+
+@pytest.mark.parametrize("fmt,ext", [("JPEG", "jpg"), ("PNG", "png"), ("TIFF", "tif")])
+def test_scan_resolution_kept(tmp_path, fmt, ext):
+    src = tmp_path / f"a.{ext}"
+    Image.fromarray(gradient()).save(src, format=fmt, dpi=(1200, 1200))
+    rgb, meta = read_image(src)
+    write_image(tmp_path / f"b.{ext}", rgb, meta)
+    with Image.open(tmp_path / f"b.{ext}") as out:
+        assert tuple(round(float(v)) for v in out.info["dpi"]) == (1200, 1200)
+
+
+def test_extra_pages_are_reported(tmp_path):
+    from oldfilm.pipeline import Pipeline
+    from oldfilm.stage import IdentityStage
+
+    src = tmp_path / "album.tif"
+    Image.fromarray(gradient()).save(src, save_all=True, append_images=[Image.fromarray(255 - gradient())])
+    assert read_image(src)[1].pages == 2
+    res = Pipeline(stages=[IdentityStage()]).run_photo(src, tmp_path / "album_restored.tif")
+    assert any("first of its 2 pages" in w for w in res.warnings)
+    single = tmp_path / "one.png"
+    Image.fromarray(gradient()).save(single)
+    assert not Pipeline(stages=[IdentityStage()]).run_photo(single, tmp_path / "one_r.png").warnings
+
+
+@pytest.mark.parametrize("ext", ["tif", "png"])
+def test_16bit_gray_master_keeps_pixels_and_metadata(tmp_path, ext):
+    g16 = (np.arange(48 * 64).reshape(48, 64) * 21).astype(np.uint16)
+    src = tmp_path / f"master.{ext}"
+    im = Image.frombytes("I;16", (64, 48), g16.astype("<u2").tobytes())
+    extra = {"exif": _artist_exif(im)} if ext == "tif" else {}
+    im.save(src, dpi=(600, 600), **extra)
+    rgb, meta = read_image(src)
+    assert rgb.dtype == np.uint16 and meta.gray
+    write_image(tmp_path / f"out.{ext}", rgb, meta)
+    back, meta2 = read_image(tmp_path / f"out.{ext}")
+    assert back.dtype == np.uint16 and np.array_equal(back[..., 0], g16) and meta2.gray
+    assert tuple(round(v) for v in meta2.dpi) == (600, 600)
+    if ext == "tif":
+        with Image.open(tmp_path / "out.tif") as out:
+            assert out.getexif()[315] == "Archive"
+
+
+def _artist_exif(im):
+    ifd = im.getexif()
+    ifd[315] = "Archive"
+    return ifd
+
+
+def test_a_gray_profile_is_not_put_on_colour_pixels(tmp_path):
+    """A gray scan's ICC profile (colour space GRAY) describes one channel: kept on the gray
+    output, left off the colorized one, where readers would refuse or misread it."""
+    gray_icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    gray_icc = gray_icc[:16] + b"GRAY" + gray_icc[20:]          # only the header's space is read
+    src = tmp_path / "scan.png"
+    Image.fromarray(gradient()[..., 0], "L").save(src, icc_profile=gray_icc)
+    rgb, meta = read_image(src)
+    write_image(tmp_path / "gray.png", rgb, meta)
+    colour = rgb.copy()
+    colour[..., 2] = 0
+    write_image(tmp_path / "colour.png", colour, meta)
+    with Image.open(tmp_path / "gray.png") as g, Image.open(tmp_path / "colour.png") as c:
+        assert g.info.get("icc_profile") == gray_icc
+        assert c.mode == "RGB" and "icc_profile" not in c.info
