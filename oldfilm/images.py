@@ -42,6 +42,7 @@ class ImageMeta:
 # TIFF tags that describe the picture rather than how its pixels are stored (TIFF 6.0, EXIF 2.3);
 # the resolution goes separately, as ImageMeta.dpi, and the ICC profile as ImageMeta.icc.
 _TIFF_DESCRIPTIVE_TAGS = frozenset({
+    11,     # ProcessingSoftware (oldfilm's own line, provenance.py)
     269,    # DocumentName
     270,    # ImageDescription
     271,    # Make
@@ -58,6 +59,17 @@ _TIFF_DESCRIPTIVE_TAGS = frozenset({
     34665,  # Exif IFD
     34853,  # GPS IFD
 })
+
+
+def _imdecode_quietly(data: bytes) -> np.ndarray | None:
+    """cv2.imdecode without libtiff's warnings on stderr (a tag it does not know, such as the
+    ProcessingSoftware line oldfilm writes, is not a problem with the picture)."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _dpi(value) -> tuple[float, float] | None:
@@ -117,7 +129,7 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
         raise BadInputError(p, f"not an image Pillow can identify (first bytes {data[:8]!r})") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise BadInputError(p, f"not an image Pillow can read ({e})") from None
-    a = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    a = _imdecode_quietly(data)
     if a is None:
         # Formats/modes OpenCV rejects (e.g. some palette TIFFs): fall back to Pillow, 8-bit.
         try:

@@ -27,6 +27,7 @@ import numpy as np
 from .device import autocast_dtype, resolve_device
 from .errors import OldfilmError
 from .jobs import ALREADY_IN_COLOUR, atomic_output, video_work_dir
+from . import provenance
 from .options import PipelineOptions
 from .stage import IdentityStage, Stage, StageBase
 
@@ -300,6 +301,10 @@ class Pipeline:
         if not chain.active:
             return RunResult(output=None, frames=0, seconds=time.perf_counter() - t0, skipped=ALREADY_IN_COLOUR)
         out = self._apply(chain, rgb)
+        earlier = provenance.read_exif(meta.exif)
+        if earlier:
+            notes = notes + [already_made(earlier)]
+        meta = replace(meta, exif=provenance.stamp_exif(meta.exif, provenance.summary(self.options, chain.active)))
         with atomic_output(dst) as tmp:
             write_image(tmp, out, meta)
         if meta.pages > 1:
@@ -361,6 +366,9 @@ class Pipeline:
         notes = self._leave_colour_alone(chain, lambda: _video_is_colour(src))
         if not chain.active:
             return RunResult(output=None, frames=0, seconds=time.perf_counter() - t0, skipped=ALREADY_IN_COLOUR)
+        earlier = _video_made_by(src)
+        if earlier:
+            notes = notes + [already_made(earlier)]
         workers, worker_options = self.worker_setup()
         res = process_video(
             src, dst, chain, self.options.encode, work,
@@ -372,6 +380,7 @@ class Pipeline:
             lead_in=LEAD_IN_FRAMES if chain.warm_start else 0,   # ... and enter it as in one pass
             workers=workers,
             stage_factory=partial(worker_chain, worker_options, tuple(sorted(chain.skip))) if worker_options else None,
+            provenance=provenance.summary(self.options, chain.active),
         )
         seconds = time.perf_counter() - t0
         shutil.rmtree(work, ignore_errors=True)
@@ -417,3 +426,20 @@ def _video_is_colour(src: Path) -> bool:
     from .video.probe import probe
 
     return is_monochrome(sample_frames(probe(src))) is False
+
+
+def already_made(line: str) -> str:
+    """The warning for an input that is itself an oldfilm output."""
+    return f"this file is already an oldfilm output ({line}); its changes are applied again on top"
+
+
+def _video_made_by(src: Path) -> str | None:
+    """The oldfilm line in a video's container comment, or None (also when it cannot be read:
+    the runner says why in one line)."""
+    import av
+
+    try:
+        with av.open(str(src), metadata_errors="ignore") as c:
+            return provenance.read_comment(c.metadata)
+    except (OSError, av.FFmpegError):
+        return None

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import BadInputError
 from ..monochrome import is_monochrome
+from .. import provenance
 from .probe import VideoInfo, is_video, probe
 from . import ivtc
 from .colour import plan_for
@@ -110,7 +111,8 @@ def describe(path: str | Path) -> dict:
             "path": str(p), "kind": "image", "format": meta.format, "width": rgb.shape[1],
             "height": rgb.shape[0], "bit_depth": meta.bit_depth, "mode": meta.mode,
             "exif_orientation": meta.orientation, "icc_profile": meta.icc is not None,
-            "black_and_white": is_monochrome([rgb8]),
+            "black_and_white": is_monochrome([rgb8]), "made_by": provenance.read_exif(meta.exif),
+            "dpi": list(meta.dpi) if meta.dpi else None, "pages": meta.pages,
         }
     info = probe(p)
     try:
@@ -135,9 +137,15 @@ def describe(path: str | Path) -> dict:
         "repeated_share": None if repeats is None else round(repeats, 3),
         "flicker_levels": None if flicker is None else round(flicker, 2),
         "telecined": telecined,
+        "made_by": _made_by(p),
         "streams": [{"index": s.index, "type": s.type, "codec": s.codec, "detail": s.detail}
                     for s in info.streams],
     }
+
+
+def _made_by(p: Path) -> str | None:
+    with av.open(str(p), metadata_errors="ignore") as c:
+        return provenance.read_comment(c.metadata)
 
 
 def format_info(d: dict) -> str:
@@ -147,8 +155,10 @@ def format_info(d: dict) -> str:
         return "\n".join([
             f"{d['path']}",
             f"  image      {d['format']}, {d['width']}x{d['height']}, {d['bit_depth']}-bit {d['mode']}",
-            f"  EXIF orientation {d['exif_orientation']}" + (", ICC profile" if d["icc_profile"] else ""),
+            f"  EXIF orientation {d['exif_orientation']}" + (", ICC profile" if d["icc_profile"] else "")
+            + (f", {d['dpi'][0]:g} dpi" if d.get("dpi") else "") + (f", {d['pages']} pages" if d.get("pages", 1) > 1 else ""),
             f"  black-and-white: {bw}",
+            *([f"  made by    {d['made_by']}"] if d.get("made_by") else []),
         ])
     dur = f"{d['duration']:.3f} s" if d.get("duration") is not None else "unknown"
     fps = f"{d['fps']:.3f} fps" if d.get("fps") else "unknown fps"
@@ -169,6 +179,7 @@ def format_info(d: dict) -> str:
         f"  repeats    {_repeats_text(d)}",
         f"  flicker    {_flicker_text(d)}",
         f"  pulldown   {_pulldown_text(d)}",
+        *([f"  made by    {d['made_by']}"] if d.get("made_by") else []),
         "  streams:",
     ]
     for s in d["streams"]:

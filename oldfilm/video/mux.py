@@ -16,6 +16,7 @@ import av
 import av.bitstream
 
 from ..errors import BadInputError, OutputError
+from ..provenance import stamp_comment
 
 COPIED_TYPES = ("audio", "subtitle")
 _ATTACHED_PIC = int(av.stream.Disposition.attached_pic)
@@ -69,11 +70,13 @@ def cannot_hold(fmt: str, streams) -> list[str]:
 
 
 def join(segments: list[tuple[Path, int, Fraction]], src_path: Path, out_path: Path, fmt: str,
-         stop=None, video_index: int = 0, video_time_base: Fraction | None = None) -> None:
+         stop=None, video_index: int = 0, video_time_base: Fraction | None = None,
+         provenance: str | None = None) -> None:
     """Write `out_path` (muxer `fmt`): video packets from `segments` [(file, first_pts, time_base
     of first_pts)], audio/subtitle packets from the source. The video's time_base is the
     source's unless `video_time_base` (the segments' own: inverse telecine retimes frames on a
-    finer one). Raises OutputError on write failure."""
+    finer one). `provenance`: a line added to the container's comment (oldfilm/provenance.py).
+    Raises OutputError on write failure."""
     src = av.open(str(src_path), metadata_errors="ignore")
     first = av.open(str(segments[0][0]))
     try:
@@ -100,7 +103,12 @@ def join(segments: list[tuple[Path, int, Fraction]], src_path: Path, out_path: P
                 o.metadata.update(s.metadata)
                 o.disposition = s.disposition
                 copied[s.index] = o
-        out.metadata.update({k: v for k, v in src.metadata.items() if k.lower() != "encoder"})
+        meta = {k: v for k, v in src.metadata.items() if k.lower() != "encoder"}
+        if provenance:
+            comment = next((v for k, v in meta.items() if k.lower() == "comment"), None)
+            meta = {k: v for k, v in meta.items() if k.lower() != "comment"}
+            meta["comment"] = stamp_comment(comment, provenance)
+        out.metadata.update(meta)
         streams = [src.streams[i] for i in copied]
 
         def video_iter():

@@ -99,7 +99,8 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
                   on_segment_start: Callable[[], None] | None = None, queue_size: int = 8,
                   fingerprint_extra: str = "", reuse_repeats: bool = True,
                   deflicker: bool = False, on_scan: Callable[[int, int], None] | None = None,
-                  lead_in: int = 0, workers: int = 1, stage_factory: Callable[[], object] | None = None) -> VideoResult:
+                  lead_in: int = 0, workers: int = 1, stage_factory: Callable[[], object] | None = None,
+                  provenance: str | None = None) -> VideoResult:
     """Run `stage` over every frame of `src` and write `dst` (or dst.mkv, see VideoResult.output).
 
     The stage sees uint8 RGB HxWx3 frames, upright, in batches of up to batch_size consecutive
@@ -117,11 +118,12 @@ def process_video(src: Path, dst: Path, stage: Callable[[list[np.ndarray]], list
     source, so a resume gives the same frames. With `workers` N > 1 and a picklable
     `stage_factory` (which builds a stage like `stage` in another process), N processes run the
     segments to do (video/workers.py); `stage` then runs nothing, the workers' stage reports come
-    back in VideoResult.stage_reports, and on_segment_start is each worker stage's own reset()."""
+    back in VideoResult.stage_reports, and on_segment_start is each worker stage's own reset().
+    `provenance`: a line for the output's container comment (oldfilm/provenance.py)."""
     try:
         return _process_video(Path(src), Path(dst), stage, encode, Path(work_dir), segment_seconds,
                               batch_size, on_progress, on_segment_start, queue_size, fingerprint_extra,
-                              reuse_repeats, deflicker, on_scan, lead_in, workers, stage_factory)
+                              reuse_repeats, deflicker, on_scan, lead_in, workers, stage_factory, provenance)
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise OutputError(Path(dst), "disk full") from None
@@ -138,7 +140,8 @@ def _frames_spanned(plan, info) -> int:
 def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir: Path,
                    segment_seconds: float, batch_size: int, on_progress, on_segment_start,
                    queue_size: int, fingerprint_extra: str, reuse_repeats: bool, deflicker: bool,
-                   on_scan, lead_in: int, workers: int = 1, stage_factory=None) -> VideoResult:
+                   on_scan, lead_in: int, workers: int = 1, stage_factory=None,
+                   provenance: str | None = None) -> VideoResult:
     t0 = time.monotonic()
     info = probe(src)
     warnings: list[str] = []
@@ -201,7 +204,7 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
                 warnings.append(f"decoded {total} frames where the container lists {plan.frame_count}"
                                 + (f" (less 1 in {ivtc.CYCLE} for ivtc: {expected})" if expected != plan.frame_count else ""))
 
-            output, changed = _join_all(src, dst, info, plan, state, work_dir, warnings)
+            output, changed = _join_all(src, dst, info, plan, state, work_dir, warnings, provenance)
             shutil.rmtree(work_dir, ignore_errors=True)
         except BaseException:
             # A run that fails before finishing a segment (or the deflicker scan) leaves nothing
@@ -528,7 +531,7 @@ def _get(pipe: _Pipe, q: queue.Queue, producer: threading.Thread):
 
 
 def _join_all(src: Path, dst: Path, info: VideoInfo, plan, state: SegmentState, work_dir: Path,
-              warnings: list[str]) -> tuple[Path, bool]:
+              warnings: list[str], provenance: str | None = None) -> tuple[Path, bool]:
     """Pick the container (the input's unless it refuses a stream) and join into a temp file
     beside dst, then rename it into place."""
     pieces = []
@@ -556,7 +559,8 @@ def _join_all(src: Path, dst: Path, info: VideoInfo, plan, state: SegmentState, 
     # ".oldfilm-tmp" is the temp-file mark oldfilm.jobs skips when scanning folders.
     tmp = out.parent / f".{out.stem}.oldfilm-tmp{out.suffix}"
     try:
-        join(pieces, src, tmp, fmt, video_index=info.video_index, video_time_base=pieces[0][2])
+        join(pieces, src, tmp, fmt, video_index=info.video_index, video_time_base=pieces[0][2],
+             provenance=provenance)
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
