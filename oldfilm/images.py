@@ -8,6 +8,8 @@ plane kept in the metadata so writing puts it back.
 from __future__ import annotations
 
 import errno
+import struct
+import zlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,8 +167,8 @@ def write_image(path: str | Path, rgb: np.ndarray, meta: ImageMeta) -> None:
     """Write uint8/uint16 RGB HxWx3 to exactly `path` in meta.format (whatever its extension).
 
     16-bit pixels are written as 16-bit PNG/TIFF; formats without 16-bit support get uint8.
-    EXIF, ICC and resolution are kept where the format allows (through Pillow: 8-bit, and 16-bit
-    gray; 16-bit colour goes through OpenCV, pixels only)."""
+    EXIF, ICC and resolution are kept where the format allows (8-bit and 16-bit grey through
+    Pillow; 16-bit colour TIFF through tifffile, PNG through OpenCV with the metadata chunks added)."""
     p = Path(path)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"write_image expects uint8/uint16 RGB HxWx3, got {rgb.dtype} {rgb.shape}")
@@ -182,7 +184,7 @@ def write_image(path: str | Path, rgb: np.ndarray, meta: ImageMeta) -> None:
                 im.save(fh, format=fmt, **_save_options(fmt, meta, im.mode))
             return
         if rgb.dtype == np.uint16 and fmt in _CV_EXT:
-            _write_16bit(p, rgb, alpha, fmt, meta.gray)
+            _write_16bit(p, rgb, alpha, fmt, meta)
             return
         if rgb.dtype == np.uint16:
             rgb = to_uint8(rgb)
@@ -230,20 +232,80 @@ def _icc_fits(icc: bytes, mode: str) -> bool:
     return space == b"RGB "
 
 
-def _write_16bit(p: Path, rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, gray: bool) -> None:
-    if gray and _is_gray(rgb) and alpha is None:
+def _write_16bit(p: Path, rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, meta: ImageMeta) -> None:
+    """16-bit colour (or grey with alpha): TIFF through tifffile, PNG through OpenCV with the
+    metadata chunks added; both keep the resolution, the descriptive tags and the ICC profile."""
+    if meta.gray and _is_gray(rgb) and alpha is None:
         arr = np.ascontiguousarray(rgb[..., 0])
     else:
-        arr = np.ascontiguousarray(rgb[..., ::-1])
+        arr = np.ascontiguousarray(rgb)
         if alpha is not None:
             a16 = alpha if alpha.dtype == np.uint16 else alpha.astype(np.uint16) * 257
             arr = np.dstack([arr, a16])
-    params = [cv2.IMWRITE_TIFF_COMPRESSION, 5] if fmt == "TIFF" else []   # 5 = LZW, lossless
-    ok, buf = cv2.imencode(_CV_EXT[fmt], arr, params)
+    mode = "I;16" if arr.ndim == 2 else "RGB"
+    icc = meta.icc if meta.icc and _icc_fits(meta.icc, mode) else None
+    if fmt == "TIFF":
+        _write_tiff16(p, arr, meta, icc)
+        return
+    bgr = arr if arr.ndim == 2 else np.ascontiguousarray(arr[..., [2, 1, 0, 3][: arr.shape[2]]])
+    ok, buf = cv2.imencode(_CV_EXT[fmt], bgr)
     if not ok:
         raise OutputError(p, f"OpenCV could not encode a 16-bit {fmt}")
     with open(p, "wb") as fh:
-        fh.write(buf.tobytes())
+        fh.write(png_with_metadata(buf.tobytes(), dpi=meta.dpi, exif=meta.exif, icc=icc))
+
+
+def _write_tiff16(p: Path, arr: np.ndarray, meta: ImageMeta, icc: bytes | None) -> None:
+    import tifffile
+
+    tags = _ascii_tags(meta.exif)
+    software = tags.pop(305, False)         # tifffile would name itself otherwise
+    extra = [(code, "s", 0, value, True) for code, value in sorted(tags.items())]
+    if icc:
+        extra.append((34675, "B", len(icc), icc, True))
+    kwargs: dict = {}
+    if meta.dpi:
+        kwargs.update(resolution=meta.dpi, resolutionunit="INCH")
+    photometric = "minisblack" if arr.ndim == 2 else "rgb"
+    extrasamples = ("unassalpha",) if arr.ndim == 3 and arr.shape[2] == 4 else None
+    with open(p, "wb") as fh:
+        tifffile.imwrite(fh, arr, photometric=photometric, extrasamples=extrasamples, compression="zlib",
+                         software=software, metadata=None, description=None, extratags=extra, **kwargs)
+
+
+def _ascii_tags(exif: bytes | None) -> dict[int, str]:
+    """The descriptive text tags of EXIF bytes (artist, copyright, ProcessingSoftware...)."""
+    if not exif:
+        return {}
+    e = Image.Exif()
+    try:
+        e.load(exif)
+    except (SyntaxError, ValueError, OSError):
+        return {}
+    return {t: v for t, v in e.items() if t in _TIFF_DESCRIPTIVE_TAGS and isinstance(v, str) and v.isascii()}
+
+
+def png_with_metadata(png: bytes, *, dpi: tuple[float, float] | None = None, exif: bytes | None = None,
+                      icc: bytes | None = None) -> bytes:
+    """PNG bytes with pHYs (resolution), iCCP (ICC profile) and eXIf chunks added after IHDR.
+    ``exif``: as Pillow's Exif.tobytes() gives it (an "Exif\\0\\0" prefix is dropped)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not PNG bytes")
+    ihdr_end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
+    chunks = b""
+    if dpi:
+        ppm = [max(1, round(v / 0.0254)) for v in dpi]
+        chunks += _png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
+    if icc:
+        chunks += _png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
+    if exif:
+        body = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
+        chunks += _png_chunk(b"eXIf", body)
+    return png[:ihdr_end] + chunks + png[ihdr_end:]
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 def _is_gray(rgb: np.ndarray) -> bool:

@@ -232,3 +232,40 @@ def test_a_gray_profile_is_not_put_on_colour_pixels(tmp_path):
     with Image.open(tmp_path / "gray.png") as g, Image.open(tmp_path / "colour.png") as c:
         assert g.info.get("icc_profile") == gray_icc
         assert c.mode == "RGB" and "icc_profile" not in c.info
+
+
+@pytest.mark.parametrize("ext", ["tif", "png"])
+def test_16bit_colour_keeps_pixels_and_metadata(tmp_path, ext):
+    """A colorized 16-bit master: pixels bit for bit, and the resolution, the descriptive tags
+    (with oldfilm's own line) and an RGB ICC profile as the source had them."""
+    from oldfilm.provenance import read_exif, stamp_exif
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / f"master.{ext}"
+    Image.fromarray(gradient()).save(src, dpi=(800, 800), icc_profile=srgb)
+    _, meta = read_image(src)
+    exif = Image.Exif()
+    exif[315] = "Archive"
+    meta.exif = stamp_exif(exif.tobytes(), "oldfilm 1: colorize (default)")
+    rgb16 = gradient(dtype=np.uint16)
+    write_image(tmp_path / f"out.{ext}", rgb16, meta)
+    back, meta2 = read_image(tmp_path / f"out.{ext}")
+    assert back.dtype == np.uint16 and np.array_equal(back, rgb16)
+    assert tuple(round(v) for v in meta2.dpi) == (800, 800)
+    assert meta2.icc == srgb
+    assert read_exif(meta2.exif) == "oldfilm 1: colorize (default)"
+    with Image.open(tmp_path / f"out.{ext}") as out:
+        assert out.getexif()[315] == "Archive"
+
+
+def test_16bit_colour_with_alpha_round_trips(tmp_path):
+    rgb16 = gradient(dtype=np.uint16)
+    alpha = (np.arange(48 * 64).reshape(48, 64) * 20).astype(np.uint16)
+    for ext in ("tif", "png"):
+        src = tmp_path / f"a.{ext}"
+        Image.fromarray(gradient()).save(src)
+        _, meta = read_image(src)
+        meta.alpha = alpha
+        write_image(tmp_path / f"b.{ext}", rgb16, meta)
+        back, meta2 = read_image(tmp_path / f"b.{ext}")
+        assert np.array_equal(back, rgb16) and np.array_equal(meta2.alpha, alpha), ext
