@@ -144,7 +144,8 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--strength", type=float, default=1.0, metavar="S",
                    help="how much of the restoration to keep, 0..1: 1 all of it (default); lower keeps more of the "
                         "original's grain, sharpness and tone; marked scratches are repaired at any strength, so 0 "
-                        "repairs only them and leaves every other pixel as it was")
+                        "repairs only them and leaves every other pixel as it was (the face stage is separate: "
+                        "--no-faces)")
     p.add_argument("--faces", dest="faces", action="store_true", default=None,
                    help="enhance faces (default: on when a face model is installed)")
     p.add_argument("--no-faces", dest="faces", action="store_false", help="do not enhance faces")
