@@ -165,7 +165,8 @@ def photo_rows(tmp: Path) -> list[dict]:
         try:
             with Image.open(rec["output"]) as b:
                 b.load()
-                row.update(out_mode=b.mode, out_size=list(b.size), out_dpi=_floats(b.info.get("dpi")), readable=True)
+                row.update(out_mode=b.mode, out_size=list(b.size), out_dpi=_floats(b.info.get("dpi")),
+                           out_pages=getattr(b, "n_frames", 1), readable=True)
         except Exception as e:          # noqa: BLE001 - any failure to open is the finding
             row.update(readable=False, error=f"{type(e).__name__}: {e}")
         rows.append(row)
@@ -180,12 +181,13 @@ def main() -> None:
     if args.photos:
         with tempfile.TemporaryDirectory() as tmp:
             rows = photo_rows(Path(tmp))
-        print("| input | mode, size, dpi, pages | output opens | output mode, size, dpi | note |")
+        print("| input | mode, size, dpi, pages | output opens | output mode, size, dpi, pages | note |")
         print("| --- | --- | --- | --- | --- |")
         for r in rows:
             dpi = "–" if r["dpi"] is None else f"{round(float(r['dpi'][0]))}"
             odpi = "–" if r.get("out_dpi") is None else f"{round(float(r['out_dpi'][0]))}"
-            out = (f"{r['out_mode']}, {r['out_size'][0]}x{r['out_size'][1]}, {odpi}" if r["readable"] else r["error"])
+            out = (f"{r['out_mode']}, {r['out_size'][0]}x{r['out_size'][1]}, {odpi}, {r['out_pages']}"
+                   if r["readable"] else r["error"])
             print(f"| {r['input']} | {r['mode']}, {r['size'][0]}x{r['size'][1]}, {dpi}, {r['pages']} | "
                   f"{'yes' if r['readable'] else '**no**'} | {out} | {'; '.join(r['warnings'] or [])} |")
         if args.json:

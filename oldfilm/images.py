@@ -99,7 +99,30 @@ def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
-    """Read a photo as upright uint8 or uint16 RGB HxWx3 (16-bit stays 16-bit)."""
+    """Read a photo as upright uint8 or uint16 RGB HxWx3 (16-bit stays 16-bit); of a multi-page
+    file, the first page (ImageMeta.pages says how many there are; read_pages reads them all)."""
+    p, data = _read_bytes(path)
+    meta = _page_meta(p, data, 0)
+    a = _imdecode_quietly(data)
+    if a is None:
+        a = _pillow_pixels(p, data, 0)
+    return _to_rgb(p, a, meta)
+
+
+def read_pages(path: str | Path) -> list[tuple[np.ndarray, ImageMeta]]:
+    """Every page of a multi-page TIFF (a print's front and back, an album), each as read_image
+    gives a photo: upright uint8/uint16 RGB HxWx3 and its own metadata. Other files: one page."""
+    p, data = _read_bytes(path)
+    first = _page_meta(p, data, 0)
+    if first.pages <= 1 or first.format != "TIFF":
+        return [read_image(p)]
+    ok, arrays = cv2.imdecodemulti(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if not ok or len(arrays) != first.pages:          # a page OpenCV cannot read: Pillow, 8-bit
+        arrays = [_pillow_pixels(p, data, k) for k in range(first.pages)]
+    return [_to_rgb(p, a, first if k == 0 else _page_meta(p, data, k)) for k, a in enumerate(arrays)]
+
+
+def _read_bytes(path: str | Path) -> tuple[Path, bytes]:
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -107,8 +130,16 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
         raise BadInputError(p, f"cannot read: {e.strerror or e}") from None
     if not data:
         raise BadInputError(p, "empty file (0 bytes)")
+    return p, data
+
+
+def _page_meta(p: Path, data: bytes, page: int) -> ImageMeta:
+    """Format, mode, EXIF (orientation reset), ICC, dpi and page count of one page (pixels unset)."""
     try:
         with Image.open(io.BytesIO(data)) as im:
+            pages = int(getattr(im, "n_frames", 1) or 1)
+            if page:
+                im.seek(page)
             fmt, mode = im.format or "PNG", im.mode
             if fmt == "MPO":          # multi-picture camera JPEGs: the first picture is a JPEG
                 fmt = "JPEG"
@@ -116,7 +147,6 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
             orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
             icc = im.info.get("icc_profile")
             dpi = _dpi(im.info.get("dpi"))
-            pages = int(getattr(im, "n_frames", 1) or 1)
             if fmt == "TIFF":
                 # A TIFF's "EXIF" is its first directory: how the pixels are stored (bits per
                 # sample, samples per pixel, strips...). Written back with different pixels it
@@ -129,17 +159,26 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
     except UnidentifiedImageError:
         # Pillow's own text names an anonymous BytesIO at a memory address; the first bytes say more.
         raise BadInputError(p, f"not an image Pillow can identify (first bytes {data[:8]!r})") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise BadInputError(p, f"not an image Pillow can read ({e})") from None
-    a = _imdecode_quietly(data)
-    if a is None:
-        # Formats/modes OpenCV rejects (e.g. some palette TIFFs): fall back to Pillow, 8-bit.
-        try:
-            with Image.open(io.BytesIO(data)) as im:
-                a = np.asarray(im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB"))
-        except (OSError, ValueError) as e:
-            raise BadInputError(p, f"truncated or corrupt image ({e})") from None
-        a = a[..., [2, 1, 0, 3]] if a.shape[-1] == 4 else a[..., ::-1]   # to OpenCV order
+    return ImageMeta(format=fmt, bit_depth=8, exif=exif_bytes, icc=icc, mode=mode, orientation=orientation,
+                     dpi=dpi, pages=pages)
+
+
+def _pillow_pixels(p: Path, data: bytes, page: int) -> np.ndarray:
+    """Formats/modes OpenCV rejects (e.g. some palette TIFFs): Pillow, 8-bit, in OpenCV's order."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if page:
+                im.seek(page)
+            a = np.asarray(im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB"))
+    except (OSError, ValueError, EOFError) as e:
+        raise BadInputError(p, f"truncated or corrupt image ({e})") from None
+    return a[..., [2, 1, 0, 3]] if a.shape[-1] == 4 else a[..., ::-1]
+
+
+def _to_rgb(p: Path, a: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, ImageMeta]:
+    """OpenCV's decoded array (BGR[A] or gray) -> upright RGB HxWx3 and the completed metadata."""
     if a.dtype not in (np.uint8, np.uint16):
         if a.dtype == np.float32 or a.dtype == np.float64:
             a = (np.clip(a, 0, 1) * 65535 + 0.5).astype(np.uint16)
@@ -155,11 +194,11 @@ def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
         rgb = np.ascontiguousarray(a[..., 2::-1])
     else:
         rgb = np.ascontiguousarray(a[..., ::-1])
-    rgb = _orient(rgb, orientation)
+    rgb = _orient(rgb, meta.orientation)
     if alpha is not None:
-        alpha = _orient(alpha, orientation)
-    meta = ImageMeta(format=fmt, bit_depth=16 if rgb.dtype == np.uint16 else 8, exif=exif_bytes,
-                     icc=icc, mode=mode, orientation=orientation, alpha=alpha, gray=gray, dpi=dpi, pages=pages)
+        alpha = _orient(alpha, meta.orientation)
+    meta.bit_depth = 16 if rgb.dtype == np.uint16 else 8
+    meta.alpha, meta.gray = alpha, gray
     return rgb, meta
 
 
@@ -206,6 +245,59 @@ def write_image(path: str | Path, rgb: np.ndarray, meta: ImageMeta) -> None:
         raise OutputError(p, f"cannot write: {e.strerror or e}") from None
 
 
+def write_pages(path: str | Path, pages: list[tuple[np.ndarray, ImageMeta]]) -> None:
+    """Write several pages (uint8/uint16 RGB HxWx3 each, with its metadata) as one multi-page
+    TIFF, each page keeping its bit depth, grey or colour, alpha, resolution, descriptive tags
+    and ICC profile. One page: write_image."""
+    if len(pages) == 1:
+        write_image(path, *pages[0])
+        return
+    import tifffile
+
+    p = Path(path)
+    try:
+        with open(p, "wb") as fh, tifffile.TiffWriter(fh) as tif:
+            for rgb, meta in pages:
+                if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype not in (np.uint8, np.uint16):
+                    raise ValueError(f"write_pages expects uint8/uint16 RGB HxWx3, got {rgb.dtype} {rgb.shape}")
+                arr, mode = _tiff_array(rgb, meta)
+                tif.write(arr, **_tiff_options(arr, mode, meta))
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise OutputError(p, "disk full") from None
+        raise OutputError(p, f"cannot write: {e.strerror or e}") from None
+
+
+def _tiff_array(rgb: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, str]:
+    """The array tifffile writes for a page (grey 2-D, RGB or RGBA, the page's own dtype) and its Pillow mode."""
+    alpha = meta.alpha if meta.alpha is not None and meta.alpha.shape == rgb.shape[:2] else None
+    if meta.gray and _is_gray(rgb) and alpha is None:
+        arr = np.ascontiguousarray(rgb[..., 0])
+        return arr, ("I;16" if arr.dtype == np.uint16 else "L")
+    arr = np.ascontiguousarray(rgb)
+    if alpha is not None:
+        if alpha.dtype != arr.dtype:
+            alpha = alpha.astype(np.uint16) * 257 if arr.dtype == np.uint16 else to_uint8(alpha)
+        arr = np.dstack([arr, alpha])
+    return arr, "RGB"
+
+
+def _tiff_options(arr: np.ndarray, mode: str, meta: ImageMeta) -> dict:
+    """tifffile arguments for one page: zlib, resolution, descriptive tags (and Software), ICC."""
+    tags = _ascii_tags(meta.exif)
+    extra = [(code, "s", 0, value, True) for code, value in sorted(tags.items()) if code != 305]
+    icc = meta.icc if meta.icc and _icc_fits(meta.icc, mode) else None
+    if icc:
+        extra.append((34675, "B", len(icc), icc, True))
+    kwargs: dict = dict(photometric="minisblack" if arr.ndim == 2 else "rgb", compression="zlib",
+                        software=tags.get(305, False), metadata=None, description=None, extratags=extra)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        kwargs["extrasamples"] = ("unassalpha",)
+    if meta.dpi:
+        kwargs.update(resolution=meta.dpi, resolutionunit="INCH")
+    return kwargs
+
+
 def _save_options(fmt: str, meta: ImageMeta, mode: str) -> dict:
     """Pillow save arguments for pixels of Pillow ``mode``: the source's EXIF, ICC profile and
     resolution where ``fmt`` holds them, and lossless (PNG, TIFF LZW) or quality-95 compression."""
@@ -245,7 +337,7 @@ def _write_16bit(p: Path, rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, m
     mode = "I;16" if arr.ndim == 2 else "RGB"
     icc = meta.icc if meta.icc and _icc_fits(meta.icc, mode) else None
     if fmt == "TIFF":
-        _write_tiff16(p, arr, meta, icc)
+        _write_tiff16(p, arr, meta)
         return
     bgr = arr if arr.ndim == 2 else np.ascontiguousarray(arr[..., [2, 1, 0, 3][: arr.shape[2]]])
     ok, buf = cv2.imencode(_CV_EXT[fmt], bgr)
@@ -255,22 +347,12 @@ def _write_16bit(p: Path, rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, m
         fh.write(png_with_metadata(buf.tobytes(), dpi=meta.dpi, exif=meta.exif, icc=icc))
 
 
-def _write_tiff16(p: Path, arr: np.ndarray, meta: ImageMeta, icc: bytes | None) -> None:
+def _write_tiff16(p: Path, arr: np.ndarray, meta: ImageMeta) -> None:
     import tifffile
 
-    tags = _ascii_tags(meta.exif)
-    software = tags.pop(305, False)         # tifffile would name itself otherwise
-    extra = [(code, "s", 0, value, True) for code, value in sorted(tags.items())]
-    if icc:
-        extra.append((34675, "B", len(icc), icc, True))
-    kwargs: dict = {}
-    if meta.dpi:
-        kwargs.update(resolution=meta.dpi, resolutionunit="INCH")
-    photometric = "minisblack" if arr.ndim == 2 else "rgb"
-    extrasamples = ("unassalpha",) if arr.ndim == 3 and arr.shape[2] == 4 else None
+    mode = "I;16" if arr.ndim == 2 else "RGB"
     with open(p, "wb") as fh:
-        tifffile.imwrite(fh, arr, photometric=photometric, extrasamples=extrasamples, compression="zlib",
-                         software=software, metadata=None, description=None, extratags=extra, **kwargs)
+        tifffile.imwrite(fh, arr, **_tiff_options(arr, mode, meta))
 
 
 def _ascii_tags(exif: bytes | None) -> dict[int, str]:
@@ -328,5 +410,5 @@ def apply_residual(orig16: np.ndarray, before8: np.ndarray, after8: np.ndarray) 
 # this module's pixel helpers.
 from .video.probe import VIDEO_EXTENSIONS  # noqa: E402
 
-__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "ImageMeta", "read_image", "write_image",
+__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "ImageMeta", "read_image", "read_pages", "write_image", "write_pages",
            "to_uint8", "apply_residual"]

@@ -289,31 +289,44 @@ class Pipeline:
 
     # -- files --------------------------------------------------------------------------------
     def run_photo(self, src: str | Path, dst: str | Path) -> RunResult:
-        """Read ``src``, run the stages, write ``dst`` atomically in ``src``'s format and size."""
-        from .images import read_image, write_image
+        """Read ``src``, run the stages, write ``dst`` atomically in ``src``'s format and size.
+        Every page of a multi-page TIFF is restored, each as a photo of its own, into a
+        multi-page TIFF; of an animated image, the first frame (with a warning)."""
+        from .images import read_image, read_pages, write_pages
 
         src, dst = Path(src), Path(dst)
         t0 = time.perf_counter()
         rgb, meta = read_image(src)
+        pages = read_pages(src) if meta.pages > 1 and meta.format == "TIFF" else [(rgb, meta)]
         chain = self.chain(False)
         chain.start_job()
-        notes = self._leave_colour_alone(chain, lambda: _photo_is_colour(rgb))
-        if not chain.active:
+        outs, notes, ran = [], [], []
+        for k, (page, page_meta) in enumerate(pages):
+            if k:
+                chain.reset()                 # pages are independent pictures; counters add up
+                chain.skip = frozenset()
+            for note in self._leave_colour_alone(chain, lambda: _photo_is_colour(page)):
+                if note not in notes:
+                    notes.append(note)
+            out = self._apply(chain, page) if chain.active else np.asarray(page).copy()
+            ran += [name for name in chain.active if name not in ran]
+            earlier = provenance.read_exif(page_meta.exif)
+            if earlier and already_made(earlier) not in notes:
+                notes.append(already_made(earlier))
+            if chain.active:
+                page_meta = replace(page_meta, exif=provenance.stamp_exif(
+                    page_meta.exif, provenance.summary(self.options, chain.active)))
+            outs.append((out, page_meta))
+        if not ran:
             return RunResult(output=None, frames=0, seconds=time.perf_counter() - t0, skipped=ALREADY_IN_COLOUR)
-        out = self._apply(chain, rgb)
-        earlier = provenance.read_exif(meta.exif)
-        if earlier:
-            notes = notes + [already_made(earlier)]
-        meta = replace(meta, exif=provenance.stamp_exif(meta.exif, provenance.summary(self.options, chain.active)))
         with atomic_output(dst) as tmp:
-            write_image(tmp, out, meta)
-        if meta.pages > 1:
-            what = "pages" if meta.format == "TIFF" else "frames"
-            notes = notes + [f"only the first of its {meta.pages} {what} was restored: the output holds that one "
-                             f"alone (save the others as files of their own to restore them)"]
+            write_pages(tmp, outs)
+        if meta.pages > 1 and len(pages) == 1:
+            notes.append(f"only the first of its {meta.pages} frames was restored: the output holds that one "
+                         f"alone (save the others as files of their own to restore them)")
         return RunResult(
-            output=dst, frames=1, seconds=time.perf_counter() - t0,
-            warnings=notes + chain.stage_warnings, report=chain.job_report(), stages=chain.active,
+            output=dst, frames=len(pages), seconds=time.perf_counter() - t0,
+            warnings=notes + chain.stage_warnings, report=chain.job_report(), stages=ran,
         )
 
     def _leave_colour_alone(self, chain: StageChain, is_colour: Callable[[], bool]) -> list[str]:

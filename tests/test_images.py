@@ -179,18 +179,39 @@ def test_scan_resolution_kept(tmp_path, fmt, ext):
         assert tuple(round(float(v)) for v in out.info["dpi"]) == (1200, 1200)
 
 
-def test_extra_pages_are_reported(tmp_path):
+def test_every_page_of_a_multipage_tiff_is_restored(tmp_path):
+    """A print's front (8-bit colour) and back (16-bit grey, 600 dpi, its own caption) in one TIFF:
+    both come back, each as it was stored; an animated WebP gives its first frame and says so."""
+    from oldfilm.images import read_pages
     from oldfilm.pipeline import Pipeline
     from oldfilm.stage import IdentityStage
 
-    src = tmp_path / "album.tif"
-    Image.fromarray(gradient()).save(src, save_all=True, append_images=[Image.fromarray(255 - gradient())])
+    front = gradient()
+    back16 = (np.arange(48 * 64).reshape(48, 64) * 21).astype(np.uint16)
+    src = tmp_path / "print.tif"
+    import tifffile
+
+    with tifffile.TiffWriter(src) as tif:
+        tif.write(front, photometric="rgb", metadata=None)
+        tif.write(back16, photometric="minisblack", resolution=(600, 600), resolutionunit="INCH",
+                  metadata=None, description=None, extratags=[(270, "s", 0, "verso: 'Aunt May, 1921'", True)])
     assert read_image(src)[1].pages == 2
-    res = Pipeline(stages=[IdentityStage()]).run_photo(src, tmp_path / "album_restored.tif")
-    assert any("first of its 2 pages" in w for w in res.warnings)
-    single = tmp_path / "one.png"
-    Image.fromarray(gradient()).save(single)
-    assert not Pipeline(stages=[IdentityStage()]).run_photo(single, tmp_path / "one_r.png").warnings
+    res = Pipeline(stages=[IdentityStage()]).run_photo(src, tmp_path / "print_restored.tif")
+    assert res.frames == 2 and not res.warnings
+    pages = read_pages(tmp_path / "print_restored.tif")
+    assert len(pages) == 2
+    (a, ma), (b, mb) = pages
+    assert a.dtype == np.uint8 and np.array_equal(a, front) and not ma.gray
+    assert b.dtype == np.uint16 and mb.gray and np.array_equal(b[..., 0], back16)
+    assert tuple(round(v) for v in mb.dpi) == (600, 600)
+    with Image.open(tmp_path / "print_restored.tif") as out:
+        out.seek(1)
+        assert out.tag_v2[270] == "verso: 'Aunt May, 1921'" and out.tag_v2[11].startswith("oldfilm ")
+
+    anim = tmp_path / "anim.webp"
+    Image.fromarray(gradient()).save(anim, save_all=True, append_images=[Image.fromarray(255 - gradient())])
+    res = Pipeline(stages=[IdentityStage()]).run_photo(anim, tmp_path / "anim_r.webp")
+    assert any("first of its 2 frames" in w for w in res.warnings)
 
 
 @pytest.mark.parametrize("ext", ["tif", "png"])
