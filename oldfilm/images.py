@@ -335,24 +335,19 @@ def _write_16bit(p: Path, rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, m
             a16 = alpha if alpha.dtype == np.uint16 else alpha.astype(np.uint16) * 257
             arr = np.dstack([arr, a16])
     mode = "I;16" if arr.ndim == 2 else "RGB"
-    icc = meta.icc if meta.icc and _icc_fits(meta.icc, mode) else None
     if fmt == "TIFF":
-        _write_tiff16(p, arr, meta)
+        import tifffile
+
+        with open(p, "wb") as fh:
+            tifffile.imwrite(fh, arr, **_tiff_options(arr, mode, meta))
         return
+    icc = meta.icc if meta.icc and _icc_fits(meta.icc, mode) else None
     bgr = arr if arr.ndim == 2 else np.ascontiguousarray(arr[..., [2, 1, 0, 3][: arr.shape[2]]])
     ok, buf = cv2.imencode(_CV_EXT[fmt], bgr)
     if not ok:
         raise OutputError(p, f"OpenCV could not encode a 16-bit {fmt}")
     with open(p, "wb") as fh:
         fh.write(png_with_metadata(buf.tobytes(), dpi=meta.dpi, exif=meta.exif, icc=icc))
-
-
-def _write_tiff16(p: Path, arr: np.ndarray, meta: ImageMeta) -> None:
-    import tifffile
-
-    mode = "I;16" if arr.ndim == 2 else "RGB"
-    with open(p, "wb") as fh:
-        tifffile.imwrite(fh, arr, **_tiff_options(arr, mode, meta))
 
 
 def _ascii_tags(exif: bytes | None) -> dict[int, str]:
