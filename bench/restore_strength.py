@@ -12,6 +12,7 @@ time `apply_strength` adds to a 640x480 frame with a scratch mask.
 
     .venv/bin/python bench/restore_strength.py --limit 60 --json docs/eval/restore_strength.json --sheet docs/strength-contact.jpg
     .venv/bin/python bench/restore_strength.py --limit 60 --scratches on --recipes photo bopbtl clean --json docs/eval/restore_strength_scratches_on.json
+    .venv/bin/python bench/restore_strength.py --cost-only --json docs/eval/restore_strength_cost.json
 """
 from __future__ import annotations
 
@@ -83,16 +84,26 @@ def sheet(stage, path: Path) -> None:
 
 
 def cost(repeats: int = 5) -> dict:
-    rng = np.random.default_rng(0)
-    o = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    r = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
-    damage = np.zeros((480, 640), bool)
-    damage[:, 100:103] = True
-    damage[200:260, 300:340] = True
+    """Seconds (best of ``repeats``) and, for a 6000x4000 scan, the peak of Python-tracked memory
+    (numpy and OpenCV arrays) that apply_strength adds, its output included."""
+    import tracemalloc
+
     out = {}
-    for label, d in (("no marks", None), ("with marks", damage)):
-        best = min(_timed(lambda: apply_strength(o, r, 0.5, d)) for _ in range(repeats))
-        out[f"apply_strength 0.5, 640x480, {label} (ms)"] = round(best * 1000, 2)
+    for (h, w), reps in (((480, 640), repeats), ((4000, 6000), 2)):
+        rng = np.random.default_rng(0)
+        o = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        r = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        damage = np.zeros((h, w), bool)
+        damage[:, w // 6:w // 6 + 3] = True
+        damage[h // 2:h // 2 + h // 8, w // 2:w // 2 + w // 16] = True
+        for label, d in (("no marks", None), ("with marks", damage)):
+            best = min(_timed(lambda: apply_strength(o, r, 0.5, d)) for _ in range(reps))
+            out[f"apply_strength 0.5, {w}x{h}, {label} (ms)"] = round(best * 1000, 2)
+            if h > 1000:
+                tracemalloc.start()
+                apply_strength(o, r, 0.5, d)
+                out[f"apply_strength 0.5, {w}x{h}, {label}, peak MB"] = round(tracemalloc.get_traced_memory()[1] / 2**20)
+                tracemalloc.stop()
     return out
 
 
@@ -110,9 +121,16 @@ def main() -> None:
     ap.add_argument("--scratches", choices=("auto", "on"), default="auto", help="the restore stage's --scratches")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--sheet", type=Path, default=None)
+    ap.add_argument("--cost-only", action="store_true", help="only the time and memory of apply_strength")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
+    if args.cost_only:
+        result = {"command": " ".join([".venv/bin/python bench/restore_strength.py", *sys.argv[1:]]), "cost": cost()}
+        print(json.dumps(result, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=1) + "\n")
+        return
     named = load_references([DATA / "photos"], max_side=384, holdout=5, holdout_task="restore")[: args.limit]
     stage = build_pipeline_stage("restore", faces=False, scratches=args.scratches).stages[0]
     t0 = time.time()

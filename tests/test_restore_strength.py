@@ -217,3 +217,28 @@ def test_face_strength_from_the_page_and_the_flag(tmp_path, capsys):
     assert main(["restore", str(photo), "--face-strength", "0"]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--face-strength 0" in err[0]
+
+
+def test_banded_repairs_match_the_whole_frame_formula():
+    """Large scans are blended 256 rows at a time, the repair weight and tone made per band: the
+    result is the whole-frame formula's, also for marks across a band's edge."""
+    import cv2
+
+    from oldfilm.restore.strength import _tone_map, _upsample_rows
+
+    h, w = 1100, 90
+    o, r = _noise(h, w, 11), _noise(h, w, 12)
+    damage = np.zeros((h, w), bool)
+    damage[250:262, 10:14] = True       # across the first band edge (256)
+    damage[1020:1030, 40:80] = True     # across the fourth (1024)
+    damage[:, 60] = True                # a scratch through all of it
+    s = 0.3
+    wgt = repair_weight(damage)[..., None]
+    tone = tone_difference(o, r, damage)
+    blend = o.astype(np.float32) + s * (r.astype(np.float32) - o)
+    want = blend + wgt * (r + (1 - s) * tone - blend)
+    want = np.clip(want + 0.5, 0, 255).astype(np.uint8)
+    assert np.abs(apply_strength(o, r, s, damage).astype(int) - want).max() <= 1
+    small = _tone_map(o, r, damage)
+    full = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(_upsample_rows(small, h, w, 0, h) - full).max() < 0.05 * max(1.0, float(np.abs(full).max()))

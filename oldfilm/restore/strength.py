@@ -19,7 +19,8 @@ import numpy as np
 FEATHER_PX = 3          # the repair's weight falls from 1 to 0 over about this many pixels outside the mark
 TONE_SIGMA_PX = 8.0     # scale of the local tone difference carried into a repair
 _TONE_SCALE = 4         # the tone difference is measured at 1/4 resolution (cheap, and it is smooth)
-_BAND_ROWS = 512        # rows blended at a time: float copies of a 6000x4000 scan stay small
+_BAND_ROWS = 256        # rows blended at a time: float copies of a 6000x4000 scan stay small
+_REACH = 16             # px: repair_weight's reach beyond a mark (3 dilations + the blur's 6 px radius), rounded up
 
 
 def repair_weight(damage: np.ndarray, feather: int = FEATHER_PX) -> np.ndarray:
@@ -43,20 +44,37 @@ def tone_difference(original: np.ndarray, restored: np.ndarray, damage: np.ndarr
     Normalised convolution at 1/4 resolution: blur(difference x valid) / blur(valid); where no
     valid pixel is near (a large stain), the frame's mean difference over valid pixels."""
     h, w = damage.shape
-    valid = 1.0 - cv2.dilate(damage.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=FEATHER_PX)
-    valid = valid.astype(np.float32)
+    return _upsample_rows(_tone_map(original, restored, damage, sigma), h, w, 0, h)
+
+
+def _tone_map(original: np.ndarray, restored: np.ndarray, damage: np.ndarray,
+              sigma: float = TONE_SIGMA_PX) -> np.ndarray:
+    """tone_difference at 1/4 resolution (float32 hxwx3): what apply_strength upsamples band by band."""
+    h, w = damage.shape
+    marked = cv2.dilate(damage.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=FEATHER_PX)
     small = (max(1, w // _TONE_SCALE), max(1, h // _TONE_SCALE))
+    # the share of valid pixels per small pixel, from 0/255 bytes: no full-size float copy
+    v = cv2.resize((1 - marked) * np.uint8(255), small, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     diff = cv2.resize(original, small, interpolation=cv2.INTER_AREA).astype(np.float32) \
         - cv2.resize(restored, small, interpolation=cv2.INTER_AREA).astype(np.float32)
-    v = cv2.resize(valid, small, interpolation=cv2.INTER_AREA)
     s = max(sigma / _TONE_SCALE, 0.5)
     num = cv2.GaussianBlur(diff * v[..., None], (0, 0), s)
     den = cv2.GaussianBlur(v, (0, 0), s)[..., None]
     total = float(v.sum())
     fallback = (diff * v[..., None]).reshape(-1, 3).sum(0) / total if total > 0 else np.zeros(3, np.float32)
     near = den > 0.05
-    low = np.where(near, num / np.maximum(den, 1e-6), fallback[None, None, :]).astype(np.float32)
-    return cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, 3)
+    return np.where(near, num / np.maximum(den, 1e-6), fallback[None, None, :]).astype(np.float32)
+
+
+def _upsample_rows(small: np.ndarray, h: int, w: int, y0: int, y1: int) -> np.ndarray:
+    """Rows y0..y1 of ``small`` (float32 hs x ws x 3) bilinearly resized to h x w, as cv2.resize
+    maps pixel centres, without making the other rows: float32 (y1-y0) x w x 3."""
+    hs, ws = small.shape[:2]
+    xs = (np.arange(w, dtype=np.float32) + 0.5) * (ws / w) - 0.5
+    ys = (np.arange(y0, y1, dtype=np.float32) + 0.5) * (hs / h) - 0.5
+    map_x = np.broadcast_to(xs[None, :], (y1 - y0, w)).astype(np.float32)
+    map_y = np.broadcast_to(ys[:, None], (y1 - y0, w)).astype(np.float32)
+    return cv2.remap(small, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).reshape(y1 - y0, w, 3)
 
 
 def apply_strength(original: np.ndarray, restored: np.ndarray, strength: float,
@@ -80,20 +98,20 @@ def apply_strength(original: np.ndarray, restored: np.ndarray, strength: float,
     if strength <= 0.0 and not has_damage:
         return original.copy()
     out = np.empty_like(original)
-    weight = tone = None
-    if has_damage:
-        assert damage is not None
-        weight = repair_weight(damage)
-        tone = tone_difference(original, restored, damage)
-    for y0 in range(0, original.shape[0], _BAND_ROWS):
-        y1 = y0 + _BAND_ROWS
+    h, w = original.shape[:2]
+    tone_small = _tone_map(original, restored, damage) if has_damage else None
+    for y0 in range(0, h, _BAND_ROWS):
+        y1 = min(h, y0 + _BAND_ROWS)
         o = original[y0:y1].astype(np.float32)
         r = restored[y0:y1].astype(np.float32)
         band = o + strength * (r - o)
-        if weight is not None and tone is not None:
-            wb = weight[y0:y1, :, None]
-            repair = r + (1.0 - strength) * tone[y0:y1]
-            band += wb * (repair - band)
+        if tone_small is not None:
+            # the repair weight reaches _REACH px beyond a mark: marks that near the band count
+            m0, m1 = max(0, y0 - _REACH), min(h, y1 + _REACH)
+            if damage[m0:m1].any():
+                wb = repair_weight(damage[m0:m1])[y0 - m0:y1 - m0, :, None]
+                repair = r + (1.0 - strength) * _upsample_rows(tone_small, h, w, y0, y1)
+                band += wb * (repair - band)
         np.clip(band + 0.5, 0, 255, out=band)
         out[y0:y1] = band.astype(np.uint8)
     return out
