@@ -273,3 +273,14 @@ def test_match_gives_whole_frames_and_keeps_the_timing(tmp_path, telecined, film
     assert max(e for _, e in matches) < 12                  # woven frames are ~27 levels off
     assert sorted({k for k, _ in matches}) == list(range(FILM))
     assert res.repeated_frames >= 8                         # one in 5: the pulldown's repeats
+
+
+def test_ivtc_on_a_video_that_is_not_ntsc_only_field_matches(tmp_path, film):
+    """3:2 pulldown exists only at 29.97/30 fps. A 25 fps (PAL) video given --deinterlace ivtc
+    used to lose one frame in five; it is field-matched only now, every frame kept, and says so."""
+    src = make_clip(tmp_path / "pal.mp4", frames=film[:30], w=film[0].shape[1], h=film[0].shape[0],
+                    pts=[i * 512 for i in range(30)], tb=Fraction(1, 12800))       # 25 fps
+    res, _ = run(src, tmp_path, "out.mp4")
+    assert res.frames == 30
+    assert any("field-matched only" in w and "25 fps" in w for w in res.warnings)
+    assert len(decoded(res.output)) == 30

@@ -147,6 +147,14 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
     warnings: list[str] = []
     if format_for(dst) in NO_PTS_MUXERS and encode.reorder:
         encode = replace(encode, reorder=False)
+    rate = info.base_fps or info.fps
+    if encode.deinterlace == "ivtc" and not ivtc.is_ntsc_rate(float(rate) if rate else None):
+        # 3:2 pulldown exists only at 29.97/30 fps: decimating anything else drops real frames
+        encode = replace(encode, deinterlace="match")
+        warnings.append(f"--deinterlace ivtc undoes 3:2 pulldown of 29.97/30 fps video; this one runs at "
+                        f"{float(rate):.3g} fps, so its frames were field-matched only (as --deinterlace match)"
+                        if rate else "--deinterlace ivtc needs a known frame rate of 29.97/30 fps: field-matched "
+                                     "only (as --deinterlace match)")
     plan = plan_segments(src, info.time_base, segment_seconds, info.video_index)
     if plan.frame_count == 0:
         raise BadInputError(src, "the video stream holds no frames")
