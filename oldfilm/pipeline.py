@@ -393,7 +393,7 @@ class Pipeline:
             lead_in=LEAD_IN_FRAMES if chain.warm_start else 0,   # ... and enter it as in one pass
             workers=workers,
             stage_factory=partial(worker_chain, worker_options, tuple(sorted(chain.skip))) if worker_options else None,
-            provenance=provenance.summary(self.options, chain.active),
+            provenance=provenance.summary(self.options, chain.active, is_video=True),
         )
         seconds = time.perf_counter() - t0
         shutil.rmtree(work, ignore_errors=True)

@@ -20,10 +20,17 @@ PREFIX = "oldfilm "
 EXIF_TAG = 0x000B            # ProcessingSoftware
 
 
-def summary(options, stages: Sequence[str]) -> str:
+def summary(options, stages: Sequence[str], is_video: bool = False) -> str:
     """One line naming oldfilm's version and each stage that ran, with the options that shape its
-    output. ``options``: a PipelineOptions; ``stages``: the names of the stages that ran."""
+    output. ``options``: a PipelineOptions; ``stages``: the names of the stages that ran; for a
+    video also the whole-video steps that change frames or their timing (deflicker, field
+    matching and inverse telecine)."""
     parts = []
+    if is_video:
+        if options.run.deflicker:
+            parts.append("deflicker")
+        if options.encode.deinterlace != "auto":
+            parts.append(f"deinterlace {options.encode.deinterlace}")
     for name in stages:
         if name == "restore":
             r = options.restore

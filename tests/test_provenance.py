@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from oldfilm import __version__, provenance
-from oldfilm.options import ColorizeOptions, FaceOptions, PipelineOptions, RestoreOptions
+from oldfilm.options import ColorizeOptions, EncodeOptions, FaceOptions, PipelineOptions, RestoreOptions, RunOptions
 from oldfilm.pipeline import Pipeline
 from oldfilm.stage import IdentityStage
 from oldfilm.video.info import describe, format_info
@@ -24,6 +24,10 @@ def test_summary_names_the_stages_and_what_shapes_them():
     assert line == (f"oldfilm {__version__}: restore (default, scratches auto, strength 0.5); "
                     "faces (default, strength 0.7); colorize (default, render factor 28, saturation 1.3, map blue=red)")
     assert provenance.summary(PipelineOptions(), ["restore"]).endswith("restore (default, scratches auto)")
+    video = PipelineOptions(run=RunOptions(deflicker=True), encode=EncodeOptions(deinterlace="ivtc"))
+    assert provenance.summary(video, ["restore"], is_video=True) == (
+        f"oldfilm {__version__}: deflicker; deinterlace ivtc; restore (default, scratches auto)")
+    assert "deflicker" not in provenance.summary(video, ["restore"])            # photos have neither
 
 
 def test_exif_stamp_keeps_the_other_tags():
