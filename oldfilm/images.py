@@ -8,8 +8,6 @@ plane kept in the metadata so writing puts it back.
 from __future__ import annotations
 
 import errno
-import struct
-import zlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import BadInputError, OutputError
+from .image_metadata import TIFF_DESCRIPTIVE_TAGS, ascii_tags, dpi_of, icc_fits, png_with_metadata
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp"})
 
@@ -41,28 +40,6 @@ class ImageMeta:
     pages: int = 1                  # pages (multi-page TIFF) or frames (animated WebP/PNG) in the source
 
 
-# TIFF tags that describe the picture rather than how its pixels are stored (TIFF 6.0, EXIF 2.3);
-# the resolution goes separately, as ImageMeta.dpi, and the ICC profile as ImageMeta.icc.
-_TIFF_DESCRIPTIVE_TAGS = frozenset({
-    11,     # ProcessingSoftware (oldfilm's own line, provenance.py)
-    269,    # DocumentName
-    270,    # ImageDescription
-    271,    # Make
-    272,    # Model
-    274,    # Orientation
-    285,    # PageName
-    305,    # Software
-    306,    # DateTime
-    315,    # Artist
-    316,    # HostComputer
-    700,    # XMP
-    33432,  # Copyright
-    33723,  # IPTC
-    34665,  # Exif IFD
-    34853,  # GPS IFD
-})
-
-
 def _imdecode_quietly(data: bytes) -> np.ndarray | None:
     """cv2.imdecode without libtiff's warnings on stderr (a tag it does not know, such as the
     ProcessingSoftware line oldfilm writes, is not a problem with the picture)."""
@@ -72,15 +49,6 @@ def _imdecode_quietly(data: bytes) -> np.ndarray | None:
         return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     finally:
         cv2.utils.logging.setLogLevel(level)
-
-
-def _dpi(value) -> tuple[float, float] | None:
-    """Pillow's info["dpi"] as two positive floats, or None."""
-    try:
-        x, y = (float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return (x, y) if x > 0 and y > 0 else None
 
 
 def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
@@ -146,12 +114,12 @@ def _page_meta(p: Path, data: bytes, page: int) -> ImageMeta:
             exif = im.getexif()
             orientation = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
             icc = im.info.get("icc_profile")
-            dpi = _dpi(im.info.get("dpi"))
+            dpi = dpi_of(im.info.get("dpi"))
             if fmt == "TIFF":
                 # A TIFF's "EXIF" is its first directory: how the pixels are stored (bits per
                 # sample, samples per pixel, strips...). Written back with different pixels it
                 # makes an unreadable file; only the tags that describe the picture travel.
-                for tag in [t for t in exif if t not in _TIFF_DESCRIPTIVE_TAGS]:
+                for tag in [t for t in exif if t not in TIFF_DESCRIPTIVE_TAGS]:
                     del exif[tag]
             if orientation != 1:
                 exif[_EXIF_ORIENTATION] = 1
@@ -223,7 +191,7 @@ def write_image(path: str | Path, rgb: np.ndarray, meta: ImageMeta) -> None:
                 im.save(fh, format=fmt, **_save_options(fmt, meta, im.mode))
             return
         if rgb.dtype == np.uint16 and fmt in _CV_EXT:
-            _write_16bit(p, rgb, alpha, fmt, meta)
+            _write_16bit(p, rgb, fmt, meta)
             return
         if rgb.dtype == np.uint16:
             rgb = to_uint8(rgb)
@@ -260,7 +228,7 @@ def write_pages(path: str | Path, pages: list[tuple[np.ndarray, ImageMeta]]) -> 
             for rgb, meta in pages:
                 if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype not in (np.uint8, np.uint16):
                     raise ValueError(f"write_pages expects uint8/uint16 RGB HxWx3, got {rgb.dtype} {rgb.shape}")
-                arr, mode = _tiff_array(rgb, meta)
+                arr, mode = _planes(rgb, meta)
                 tif.write(arr, **_tiff_options(arr, mode, meta))
     except OSError as e:
         if e.errno == errno.ENOSPC:
@@ -268,8 +236,9 @@ def write_pages(path: str | Path, pages: list[tuple[np.ndarray, ImageMeta]]) -> 
         raise OutputError(p, f"cannot write: {e.strerror or e}") from None
 
 
-def _tiff_array(rgb: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, str]:
-    """The array tifffile writes for a page (grey 2-D, RGB or RGBA, the page's own dtype) and its Pillow mode."""
+def _planes(rgb: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, str]:
+    """The array a 16-bit or TIFF writer takes (grey 2-D, RGB or RGBA, in the pixels' own dtype)
+    and its Pillow mode."""
     alpha = meta.alpha if meta.alpha is not None and meta.alpha.shape == rgb.shape[:2] else None
     if meta.gray and _is_gray(rgb) and alpha is None:
         arr = np.ascontiguousarray(rgb[..., 0])
@@ -284,9 +253,9 @@ def _tiff_array(rgb: np.ndarray, meta: ImageMeta) -> tuple[np.ndarray, str]:
 
 def _tiff_options(arr: np.ndarray, mode: str, meta: ImageMeta) -> dict:
     """tifffile arguments for one page: zlib, resolution, descriptive tags (and Software), ICC."""
-    tags = _ascii_tags(meta.exif)
+    tags = ascii_tags(meta.exif)
     extra = [(code, "s", 0, value, True) for code, value in sorted(tags.items()) if code != 305]
-    icc = meta.icc if meta.icc and _icc_fits(meta.icc, mode) else None
+    icc = meta.icc if meta.icc and icc_fits(meta.icc, mode) else None
     if icc:
         extra.append((34675, "B", len(icc), icc, True))
     kwargs: dict = dict(photometric="minisblack" if arr.ndim == 2 else "rgb", compression="zlib",
@@ -304,7 +273,7 @@ def _save_options(fmt: str, meta: ImageMeta, mode: str) -> dict:
     kwargs: dict = {}
     if meta.exif and fmt in ("JPEG", "PNG", "WEBP", "TIFF"):
         kwargs["exif"] = meta.exif
-    if meta.icc and fmt in ("JPEG", "PNG", "WEBP", "TIFF") and _icc_fits(meta.icc, mode):
+    if meta.icc and fmt in ("JPEG", "PNG", "WEBP", "TIFF") and icc_fits(meta.icc, mode):
         kwargs["icc_profile"] = meta.icc
     if meta.dpi and fmt in ("JPEG", "PNG", "TIFF"):
         kwargs["dpi"] = meta.dpi
@@ -315,74 +284,23 @@ def _save_options(fmt: str, meta: ImageMeta, mode: str) -> dict:
     return kwargs
 
 
-def _icc_fits(icc: bytes, mode: str) -> bool:
-    """Whether an ICC profile describes pixels of this Pillow mode: a CMYK source's profile does
-    not fit the RGB pixels written, nor a gray scan's the colorized ones (its header's colour space)."""
-    space = icc[16:20] if len(icc) >= 20 else b""
-    if mode in ("L", "LA", "I;16"):
-        return space == b"GRAY"
-    return space == b"RGB "
-
-
-def _write_16bit(p: Path, rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, meta: ImageMeta) -> None:
+def _write_16bit(p: Path, rgb: np.ndarray, fmt: str, meta: ImageMeta) -> None:
     """16-bit colour (or grey with alpha): TIFF through tifffile, PNG through OpenCV with the
     metadata chunks added; both keep the resolution, the descriptive tags and the ICC profile."""
-    if meta.gray and _is_gray(rgb) and alpha is None:
-        arr = np.ascontiguousarray(rgb[..., 0])
-    else:
-        arr = np.ascontiguousarray(rgb)
-        if alpha is not None:
-            a16 = alpha if alpha.dtype == np.uint16 else alpha.astype(np.uint16) * 257
-            arr = np.dstack([arr, a16])
-    mode = "I;16" if arr.ndim == 2 else "RGB"
+    arr, mode = _planes(rgb, meta)
     if fmt == "TIFF":
         import tifffile
 
         with open(p, "wb") as fh:
             tifffile.imwrite(fh, arr, **_tiff_options(arr, mode, meta))
         return
-    icc = meta.icc if meta.icc and _icc_fits(meta.icc, mode) else None
+    icc = meta.icc if meta.icc and icc_fits(meta.icc, mode) else None
     bgr = arr if arr.ndim == 2 else np.ascontiguousarray(arr[..., [2, 1, 0, 3][: arr.shape[2]]])
     ok, buf = cv2.imencode(_CV_EXT[fmt], bgr)
     if not ok:
         raise OutputError(p, f"OpenCV could not encode a 16-bit {fmt}")
     with open(p, "wb") as fh:
         fh.write(png_with_metadata(buf.tobytes(), dpi=meta.dpi, exif=meta.exif, icc=icc))
-
-
-def _ascii_tags(exif: bytes | None) -> dict[int, str]:
-    """The descriptive text tags of EXIF bytes (artist, copyright, ProcessingSoftware...)."""
-    if not exif:
-        return {}
-    e = Image.Exif()
-    try:
-        e.load(exif)
-    except (SyntaxError, ValueError, OSError):
-        return {}
-    return {t: v for t, v in e.items() if t in _TIFF_DESCRIPTIVE_TAGS and isinstance(v, str) and v.isascii()}
-
-
-def png_with_metadata(png: bytes, *, dpi: tuple[float, float] | None = None, exif: bytes | None = None,
-                      icc: bytes | None = None) -> bytes:
-    """PNG bytes with pHYs (resolution), iCCP (ICC profile) and eXIf chunks added after IHDR.
-    ``exif``: as Pillow's Exif.tobytes() gives it (an "Exif\\0\\0" prefix is dropped)."""
-    if png[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not PNG bytes")
-    ihdr_end = 8 + 8 + struct.unpack(">I", png[8:12])[0] + 4
-    chunks = b""
-    if dpi:
-        ppm = [max(1, round(v / 0.0254)) for v in dpi]
-        chunks += _png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1))
-    if icc:
-        chunks += _png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
-    if exif:
-        body = exif[6:] if exif.startswith(b"Exif\x00\x00") else exif
-        chunks += _png_chunk(b"eXIf", body)
-    return png[:ihdr_end] + chunks + png[ihdr_end:]
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 def _is_gray(rgb: np.ndarray) -> bool:
