@@ -19,7 +19,9 @@ from PIL import Image, UnidentifiedImageError
 from .errors import BadInputError, OutputError
 from .image_metadata import TIFF_DESCRIPTIVE_TAGS, ascii_tags, dpi_of, icc_fits, png_with_metadata
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"})
+# GIF holds 256 colours at most: a restored or colorized GIF is written as PNG (jobs name it so).
+REWRITTEN_AS = {".gif": ".png"}
 
 _EXIF_ORIENTATION = 0x0112
 # Pillow format name -> OpenCV encoder extension, for the 16-bit path.
@@ -323,5 +325,5 @@ def apply_residual(orig16: np.ndarray, before8: np.ndarray, after8: np.ndarray) 
 # this module's pixel helpers.
 from .video.probe import VIDEO_EXTENSIONS  # noqa: E402
 
-__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "ImageMeta", "read_image", "read_pages", "write_image", "write_pages",
+__all__ = ["IMAGE_EXTENSIONS", "REWRITTEN_AS", "VIDEO_EXTENSIONS", "ImageMeta", "read_image", "read_pages", "write_image", "write_pages",
            "to_uint8", "apply_residual"]

@@ -85,13 +85,17 @@ def is_own_output(path: Path) -> bool:
     return _TRIAL_TAIL.sub("", path.stem).endswith(OWN_SUFFIXES)
 
 
-def output_path(src: Path, root: Path | None, suffix: str, output_dir: Path | None) -> Path:
+def output_path(src: Path, root: Path | None, suffix: str, output_dir: Path | None, photo: bool = True) -> Path:
     """``<stem><suffix><ext>`` beside ``src``, or under ``output_dir`` at src's place below ``root``.
 
     ``root`` is the folder argument ``src`` was found in (None for a file argument, which lands
-    directly in ``output_dir``).
+    directly in ``output_dir``). A photo in a format that cannot hold the result (GIF) gets the
+    extension it is written in (images.REWRITTEN_AS).
     """
-    name = f"{src.stem}{suffix}{src.suffix}"
+    from .images import REWRITTEN_AS
+
+    ext = REWRITTEN_AS.get(src.suffix.lower(), src.suffix) if photo else src.suffix
+    name = f"{src.stem}{suffix}{ext}"
     if output_dir is None:
         return src.with_name(name)
     rel_parent = src.parent.relative_to(root) if root is not None else Path()
@@ -151,14 +155,27 @@ def discover(
         if real in seen_src:           # the same file named twice (a file inside a folder argument)
             continue
         seen_src.add(real)
-        kind = "photo" if src.suffix.lower() in image_ext else "video"
-        dst = output_path(src, root, suffix, output_dir)
+        kind = "photo" if src.suffix.lower() in image_ext and not _animated_gif(src) else "video"
+        dst = output_path(src, root, suffix, output_dir, photo=kind == "photo")
         job = Job(src, dst, kind)
         job.error = _output_conflict(job, inputs_real, claimed)
         if job.error is None:
             claimed[os.path.realpath(dst)] = src
         jobs.append(job)
     return jobs
+
+
+def _animated_gif(src: Path) -> bool:
+    """A GIF of several frames is a little film: it runs as a video (every frame, into MKV)."""
+    if src.suffix.lower() != ".gif":
+        return False
+    from PIL import Image
+
+    try:
+        with Image.open(src) as im:
+            return int(getattr(im, "n_frames", 1) or 1) > 1
+    except (OSError, ValueError, SyntaxError):
+        return False          # the photo job then says what is wrong with it, in one line
 
 
 def _output_conflict(job: Job, inputs_real: set[str], claimed: dict[str, Path]) -> OldfilmError | None:

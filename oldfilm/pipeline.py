@@ -298,6 +298,8 @@ class Pipeline:
         t0 = time.perf_counter()
         rgb, meta = read_image(src)
         pages = read_pages(src) if meta.pages > 1 and meta.format == "TIFF" else [(rgb, meta)]
+        if meta.format == "GIF":           # 256 colours at most: the result goes out as PNG
+            pages = [(page, replace(page_meta, format="PNG")) for page, page_meta in pages]
         chain = self.chain(False)
         chain.start_job()
         outs, notes, ran = [], [], []
@@ -321,6 +323,8 @@ class Pipeline:
             return RunResult(output=None, frames=0, seconds=time.perf_counter() - t0, skipped=ALREADY_IN_COLOUR)
         with atomic_output(dst) as tmp:
             write_pages(tmp, outs)
+        if meta.format == "GIF":
+            notes.append("written as PNG: a GIF holds 256 colours at most")
         if meta.pages > 1 and len(pages) == 1:
             notes.append(f"only the first of its {meta.pages} frames was restored: the output holds that one "
                          f"alone (save the others as files of their own to restore them)")
