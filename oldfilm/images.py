@@ -71,21 +71,17 @@ def _orient(a: np.ndarray, orientation: int) -> np.ndarray:
 def read_image(path: str | Path) -> tuple[np.ndarray, ImageMeta]:
     """Read a photo as upright uint8 or uint16 RGB HxWx3 (16-bit stays 16-bit); of a multi-page
     file, the first page (ImageMeta.pages says how many there are; read_pages reads them all)."""
-    p, data = _read_bytes(path)
-    meta = _page_meta(p, data, 0)
-    a = _imdecode_quietly(data)
-    if a is None:
-        a = _pillow_pixels(p, data, 0)
-    return _to_rgb(p, a, meta)
+    return read_pages(path, first_only=True)[0]
 
 
-def read_pages(path: str | Path) -> list[tuple[np.ndarray, ImageMeta]]:
+def read_pages(path: str | Path, first_only: bool = False) -> list[tuple[np.ndarray, ImageMeta]]:
     """Every page of a multi-page TIFF (a print's front and back, an album), each as read_image
     gives a photo: upright uint8/uint16 RGB HxWx3 and its own metadata. Other files: one page."""
     p, data = _read_bytes(path)
     first = _page_meta(p, data, 0)
-    if first.pages <= 1 or first.format != "TIFF":
-        return [read_image(p)]
+    if first_only or first.pages <= 1 or first.format != "TIFF":
+        a = _imdecode_quietly(data)
+        return [_to_rgb(p, a if a is not None else _pillow_pixels(p, data, 0), first)]
     ok, arrays = cv2.imdecodemulti(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if not ok or len(arrays) != first.pages:          # a page OpenCV cannot read: Pillow, 8-bit
         arrays = [_pillow_pixels(p, data, k) for k in range(first.pages)]

@@ -292,12 +292,12 @@ class Pipeline:
         """Read ``src``, run the stages, write ``dst`` atomically in ``src``'s format and size.
         Every page of a multi-page TIFF is restored, each as a photo of its own, into a
         multi-page TIFF; of an animated image, the first frame (with a warning)."""
-        from .images import read_image, read_pages, write_pages
+        from .images import read_pages, write_pages
 
         src, dst = Path(src), Path(dst)
         t0 = time.perf_counter()
-        rgb, meta = read_image(src)
-        pages = read_pages(src) if meta.pages > 1 and meta.format == "TIFF" else [(rgb, meta)]
+        pages = read_pages(src)
+        meta = pages[0][1]
         if meta.format == "GIF":           # 256 colours at most: the result goes out as PNG
             pages = [(page, replace(page_meta, format="PNG")) for page, page_meta in pages]
         chain = self.chain(False)
@@ -383,7 +383,9 @@ class Pipeline:
         notes = self._leave_colour_alone(chain, lambda: _video_is_colour(src))
         if not chain.active:
             return RunResult(output=None, frames=0, seconds=time.perf_counter() - t0, skipped=ALREADY_IN_COLOUR)
-        earlier = _video_made_by(src)
+        from .video.info import video_made_by
+
+        earlier = video_made_by(src)
         if earlier:
             notes = notes + [already_made(earlier)]
         workers, worker_options = self.worker_setup()
@@ -448,15 +450,3 @@ def _video_is_colour(src: Path) -> bool:
 def already_made(line: str) -> str:
     """The warning for an input that is itself an oldfilm output."""
     return f"this file is already an oldfilm output ({line}); its changes are applied again on top"
-
-
-def _video_made_by(src: Path) -> str | None:
-    """The oldfilm line in a video's container comment, or None (also when it cannot be read:
-    the runner says why in one line)."""
-    import av
-
-    try:
-        with av.open(str(src), metadata_errors="ignore") as c:
-            return provenance.read_comment(c.metadata)
-    except (OSError, av.FFmpegError):
-        return None

@@ -19,7 +19,7 @@ from ..errors import BadInputError
 from ..images import to_uint8
 from .colour import ColourPlan
 from .probe import VideoInfo
-from .segments import DTS_ONLY_CONTAINERS
+from .segments import dts_only
 
 
 @dataclass
@@ -100,8 +100,6 @@ class _Deinterlacer:
             out.append(f)
 
 
-
-
 def frame_step(info: VideoInfo) -> int:
     """One frame's duration in the stream's time_base ticks (at least 1; 1 when the rate is unknown)."""
     rate = info.base_fps or info.fps
@@ -125,9 +123,9 @@ def decode_frames(info: VideoInfo, plan: ColourPlan, *, want16: bool = False,
         raise BadInputError(path, f"cannot open: {e}") from None
     n = 0
     last_pts = None
-    dts_only = timestamps is not None and any(k in info.container.split(",") for k in DTS_ONLY_CONTAINERS)
+    by_order = timestamps is not None and dts_only(info.container)
     ts_index = 0
-    if dts_only:
+    if by_order:
         ts_index = bisect.bisect_left(timestamps, start_pts) if start_pts is not None else 0
     step = frame_step(info)
     try:
@@ -144,7 +142,7 @@ def decode_frames(info: VideoInfo, plan: ColourPlan, *, want16: bool = False,
 
         def fix_pts(frame) -> None:
             nonlocal ts_index
-            if dts_only:
+            if by_order:
                 if ts_index < len(timestamps):
                     frame.pts = timestamps[ts_index]
                     ts_index += 1

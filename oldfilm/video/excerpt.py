@@ -23,7 +23,7 @@ from ..errors import BadInputError, OutputError
 from .decode import frame_step
 from .mux import format_for, is_copied
 from .probe import probe
-from .segments import times_are_slots
+from .segments import picture_time, times_are_slots
 
 TRIAL_SECONDS = 10.0
 SLACK = Fraction(2)     # s: how far past the end to read for audio/subtitle packets interleaved late
@@ -115,7 +115,7 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
             pending: list = []        # audio packets seen before the first keyframe
             late: list = []           # audio packets past the asked end: kept up to the last picture's end
             for p in c.demux(vs, *others):
-                stamp = p.dts if slots and p.stream.index == vs.index else p.pts
+                stamp = picture_time(p, slots and p.stream.index == vs.index)
                 if p.size == 0 or stamp is None:
                     continue
                 t = Fraction(stamp) * p.time_base
@@ -180,7 +180,7 @@ def cut_excerpt(src: str | Path, dst: str | Path, span: Span) -> tuple[float, fl
 
 def _first_keyframe(c, vs, slots: bool = False) -> int | None:
     for p in c.demux(vs):
-        t = p.dts if slots else p.pts
+        t = picture_time(p, slots)
         if p.size and t is not None and p.is_keyframe:
             return t
     return None

@@ -137,15 +137,20 @@ def describe(path: str | Path) -> dict:
         "repeated_share": None if repeats is None else round(repeats, 3),
         "flicker_levels": None if flicker is None else round(flicker, 2),
         "telecined": telecined,
-        "made_by": _made_by(p),
+        "made_by": video_made_by(p),
         "streams": [{"index": s.index, "type": s.type, "codec": s.codec, "detail": s.detail}
                     for s in info.streams],
     }
 
 
-def _made_by(p: Path) -> str | None:
-    with av.open(str(p), metadata_errors="ignore") as c:
-        return provenance.read_comment(c.metadata)
+def video_made_by(path: str | Path) -> str | None:
+    """The oldfilm line in a video's container comment (provenance.py), or None, also when the
+    file cannot be opened (the caller's own reading says why, in one line)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as c:
+            return provenance.read_comment(c.metadata)
+    except (OSError, av.FFmpegError):
+        return None
 
 
 def format_info(d: dict) -> str:

@@ -30,10 +30,6 @@ def is_copied(stream) -> bool:
 # conversion themselves; segments hold the mp4-style (length-prefixed) form.
 ANNEXB_MUXERS = ("avi", "mpeg", "vob", "dvd", "svcd", "vcd", "h264", "hevc")
 ANNEXB_FILTERS = {"h264": "h264_mp4toannexb", "hevc": "hevc_mp4toannexb"}
-# Muxers that keep no picture reordering: AVI stores a constant-rate sequence in decoding order,
-# ASF (WMV) one time per picture. B-frames (pictures decoded before they are shown) come back
-# from them with non-monotonic timestamps, so the runner encodes without (EncodeOptions.reorder).
-NO_PTS_MUXERS = ("avi", "asf")
 
 
 def format_for(path: Path) -> str | None:

@@ -33,10 +33,10 @@ from .colour import plan_for
 from . import ivtc
 from .decode import DecodedFrame, decode_frames, frame_step, stored
 from .encode import SegmentEncoder, segment_suffix
-from .mux import NO_PTS_MUXERS, cannot_hold, format_for, is_copied, join
+from .mux import cannot_hold, format_for, is_copied, join
 from .probe import VideoInfo, probe
 from .repeats import reuse_plan
-from .segments import SegmentState, fingerprint, plan_segments, segment_file
+from .segments import SegmentState, dts_only, fingerprint, plan_segments, segment_file
 from .worklock import work_lock
 
 _END = ("end-of-stream",)
@@ -145,7 +145,7 @@ def _process_video(src: Path, dst: Path, stage, encode: EncodeOptions, work_dir:
     t0 = time.monotonic()
     info = probe(src)
     warnings: list[str] = []
-    if format_for(dst) in NO_PTS_MUXERS and encode.reorder:
+    if encode.reorder and dts_only(format_for(dst) or ""):
         encode = replace(encode, reorder=False)
     rate = info.base_fps or info.fps
     if encode.deinterlace == "ivtc" and not ivtc.is_ntsc_rate(float(rate) if rate else None):

@@ -24,9 +24,10 @@ from ..errors import BadInputError
 
 STATE_VERSION = 1
 # Containers that store one time per picture, in decoding order (AVI: a slot in a constant-rate
-# sequence; ASF: a presentation time): frames reordered by B-frames come out of FFmpeg with
-# shuffled "pts". Their display timestamps are the sorted packet timestamps, assigned in output
-# order (what FFmpeg's best-effort timestamp does; video/decode.py).
+# sequence; ASF: a presentation time). Read: frames reordered by B-frames come out of FFmpeg with
+# shuffled "pts", so their display timestamps are the sorted packet timestamps, assigned in output
+# order (what FFmpeg's best-effort timestamp does; video/decode.py). Written: they cannot keep
+# pictures reordered, so the runner encodes them without B-frames (EncodeOptions.reorder).
 DTS_ONLY_CONTAINERS = ("avi", "asf")
 # Codecs whose packet pts FFmpeg can only guess in those containers: for H.264/H.265 it gives each
 # packet the next one's time, so their times are taken from what is stored (dts) instead. (MPEG-4
@@ -34,9 +35,19 @@ DTS_ONLY_CONTAINERS = ("avi", "asf")
 GUESSED_PTS_CODECS = ("h264", "hevc")
 
 
+def dts_only(container_format: str) -> bool:
+    """Whether FFmpeg's container (format) name is one of DTS_ONLY_CONTAINERS."""
+    return any(k in container_format.split(",") for k in DTS_ONLY_CONTAINERS)
+
+
 def times_are_slots(container_format: str, codec: str) -> bool:
     """Whether a video stream's picture times are its packets' dts (see GUESSED_PTS_CODECS)."""
-    return codec in GUESSED_PTS_CODECS and any(k in container_format.split(",") for k in DTS_ONLY_CONTAINERS)
+    return codec in GUESSED_PTS_CODECS and dts_only(container_format)
+
+
+def picture_time(packet, slots: bool) -> int | None:
+    """A video packet's picture time: its dts where the times are slots (times_are_slots), else its pts."""
+    return packet.dts if slots and packet.dts is not None else packet.pts
 
 
 @dataclass
@@ -71,7 +82,7 @@ def plan_segments(path: Path, time_base: Fraction, segment_seconds: float,
             vs = c.streams[video_index]
             slots = times_are_slots(c.format.name, vs.codec_context.name)
             for pkt in c.demux(vs):
-                t = pkt.dts if slots and pkt.dts is not None else pkt.pts
+                t = picture_time(pkt, slots)
                 if pkt.size == 0 or t is None:
                     continue
                 pts_list.append(t)
